@@ -1,0 +1,1 @@
+"""Ganymede core: generation settings, message types, backends, prompts and the call log."""

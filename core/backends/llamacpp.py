@@ -1,0 +1,113 @@
+"""GGUF models through llama-cpp-python: the default local backend (about 3x faster than transformers on CPU)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from core import settings
+from core.backends.base import Backend, Tools
+from core.backends.registry import ModelRef
+from core.errors import BackendUnavailableError
+from core.generation import GenerationConfig
+from core.messages import Completion, Message, Usage
+from core.toolcalls import parse_tool_calls, tool_names
+
+
+def gguf_path(ref: ModelRef) -> Path:
+    """The GGUF file behind a bundled or path reference (bundled shards are assembled on first use)."""
+    if ref.scheme == "bundled":
+        from core.models import ensure_assembled, get_bundled
+
+        return ensure_assembled(get_bundled(ref.name))
+    if ref.scheme == "gguf":
+        return Path(ref.name)
+    raise BackendUnavailableError(
+        f"the llamacpp backend needs a GGUF model, not {ref.raw!r}", "use --backend transformers for this model"
+    )
+
+
+class LlamaCppBackend(Backend):
+    name = "llamacpp"
+
+    def __init__(self, ref: ModelRef, n_ctx: int | None = None, n_threads: int | None = None, **options: Any) -> None:
+        super().__init__(ref, **options)
+        try:
+            from llama_cpp import Llama
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                f"llama-cpp-python is not installed ({exc})", "run `make setup` or `pip install llama-cpp-python`"
+            ) from None
+        path = gguf_path(ref)
+        self.model_id = ref.raw
+        self.llm = Llama(
+            model_path=str(path),
+            n_ctx=n_ctx or settings.default_context_window(),
+            n_threads=n_threads or settings.default_threads(),
+            n_batch=512,
+            verbose=False,
+        )
+        self.context_window = self.llm.n_ctx()
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise BackendUnavailableError(f"{path} has no chat template", "use an instruction-tuned GGUF model")
+        self._formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=self._token_text(self.llm.token_eos()),
+            bos_token=self._token_text(self.llm.token_bos()),
+            add_generation_prompt=True,
+        )
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self.llm.detokenize([token], special=True).decode("utf-8", errors="ignore")
+
+    def render(self, messages: list[Message], tools: Tools = None) -> str:
+        """The exact prompt text the model sees (chat template applied, generation prompt added)."""
+        return self._formatter(messages=messages, tools=list(tools) if tools else None).prompt
+
+    def count_tokens(self, text_or_messages: str | list[Message], tools: Tools = None) -> int:
+        text = text_or_messages if isinstance(text_or_messages, str) else self.render(text_or_messages, tools)
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def _sampling(self, config: GenerationConfig) -> dict[str, Any]:
+        # temperature 0 makes llama.cpp pick the argmax token: greedy decoding.
+        return {
+            "max_tokens": config.max_new_tokens,
+            "temperature": 0.0 if config.is_greedy else config.temperature,
+            "top_k": config.top_k,
+            "top_p": config.top_p,
+            "min_p": 0.0,
+            "repeat_penalty": config.repetition_penalty,
+            "stop": list(config.stop) or None,
+            "seed": config.seed,
+        }
+
+    def _chat(self, messages: list[Message], config: GenerationConfig, tools: Tools) -> Completion:
+        start = time.perf_counter()
+        out = self.llm.create_completion(self.render(messages, tools), **self._sampling(config))
+        choice = out["choices"][0]
+        text, calls = parse_tool_calls(choice["text"], tool_names(tools)) if tools else (choice["text"], [])
+        usage = Usage(
+            prompt_tokens=out["usage"]["prompt_tokens"],
+            completion_tokens=out["usage"]["completion_tokens"],
+            seconds=time.perf_counter() - start,
+        )
+        finish = "tool_calls" if calls else (choice.get("finish_reason") or "stop")
+        return Completion(
+            text=text.strip() if calls else text,
+            model=self.model_id,
+            tool_calls=calls,
+            usage=usage,
+            finish_reason=finish,
+        )
+
+    def _stream(self, messages: list[Message], config: GenerationConfig, tools: Tools) -> Iterator[str]:
+        for chunk in self.llm.create_completion(self.render(messages, tools), stream=True, **self._sampling(config)):
+            delta = chunk["choices"][0]["text"]
+            if delta:
+                yield delta

@@ -1,0 +1,62 @@
+"""Arguments every app command shares (model, backend, generation settings) and how to print results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from core.generation import GenerationConfig
+
+
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", help="model reference (default: $GANYMEDE_MODEL or bundled:qwen2.5-coder-1.5b)")
+    group.add_argument("--backend", help="force a backend: llamacpp, transformers or openai")
+
+
+def add_generation_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("generation settings (override the prompt file's)")
+    group.add_argument("--max-new-tokens", type=int)
+    mode = group.add_mutually_exclusive_group()
+    mode.add_argument("--greedy", dest="greedy", action="store_true", default=None, help="greedy decoding")
+    mode.add_argument("--sample", dest="greedy", action="store_false", help="sample with temperature/top-k/top-p")
+    group.add_argument("--temperature", type=float)
+    group.add_argument("--top-k", type=int)
+    group.add_argument("--top-p", type=float)
+    group.add_argument("--repetition-penalty", type=float)
+    group.add_argument("--seed", type=int)
+    group.add_argument("--stop", action="append", help="stop sequence (repeatable)")
+
+
+def generation_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    keys = ("max_new_tokens", "greedy", "temperature", "top_k", "top_p", "repetition_penalty", "seed", "stop")
+    values = {k: getattr(args, k, None) for k in keys}
+    if values["stop"] is not None:
+        values["stop"] = tuple(values["stop"])
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def config_from_args(base: GenerationConfig, args: argparse.Namespace) -> GenerationConfig:
+    return base.merged(**generation_overrides(args))
+
+
+def load_backend_from_args(args: argparse.Namespace) -> Any:
+    """Load the model the flags name, with a status line on stderr (first loads take seconds)."""
+    from core.backends import load_backend
+
+    with status(f"loading {args.model or 'the default model'}"):
+        return load_backend(args.model, backend=args.backend)
+
+
+def status(message: str) -> Any:
+    """A spinner on stderr that keeps stdout clean for --json output."""
+    from rich.console import Console
+
+    return Console(stderr=True).status(message)
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
