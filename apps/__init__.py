@@ -4,4 +4,6 @@ beyond `add_cli(subparsers)` (and optionally `add_eval_cli(subparsers)`).
 Adding an app = one module here + one line in APPS + one prompt file + one UI tab."""
 
 #: app modules in the order their commands and tabs appear. Top-level imports in them must stay light.
-APPS: tuple[str, ...] = ("apps.chat",)
+APPS: tuple[str, ...] = (
+    "apps.chat",
+)

@@ -46,6 +46,10 @@ def call_context(**labels: str) -> Iterator[None]:
         _context.reset(token)
 
 
+def current_labels() -> dict[str, str]:
+    return dict(_context.get({}))
+
+
 def db_path() -> Path:
     return settings.home() / "logs.db"
 

@@ -102,6 +102,8 @@ class Backend(ABC):
         config = self._fit(msgs, config or GenerationConfig(), tools)
         start = time.perf_counter()
         first: list[float] = []
+        # A stream is consumed after the caller's call_context block has closed: keep its labels.
+        labels = calllog.current_labels()
 
         def deltas() -> Iterator[str]:
             with self.lock:
@@ -118,7 +120,8 @@ class Backend(ABC):
                 time_to_first_token=first[0] if first else None,
             )
             completion = Completion(text=text, model=self.model_id, usage=usage)
-            self._log(msgs, config, text, result=completion)
+            with calllog.call_context(**labels):
+                self._log(msgs, config, text, result=completion)
             return completion
 
         return Stream(deltas(), finish)

@@ -43,7 +43,8 @@ class TransformersBackend(Backend):
         torch_dtype = getattr(torch, dtype)
         source, load_kwargs = self._source(ref)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(source, **load_kwargs)
+            tokenizer_kwargs = {k: v for k, v in load_kwargs.items() if k == "gguf_file"}
+            self.tokenizer = AutoTokenizer.from_pretrained(source, **tokenizer_kwargs)
             self.model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, **load_kwargs)
         except OSError as exc:
             raise BackendUnavailableError(
@@ -72,10 +73,13 @@ class TransformersBackend(Backend):
         cached = _converted_cache(ref)
         if (cached / "config.json").is_file():
             return str(cached), {}
+        from transformers import GgufConfig
+
         from core.backends.llamacpp import gguf_path
 
         path = gguf_path(ref)
-        return str(path.parent), {"gguf_file": path.name}
+        # Dequantized weights can be saved as safetensors, so only the first load pays for the conversion.
+        return str(path.parent), {"gguf_file": path.name, "quantization_config": GgufConfig(dequantize=True)}
 
     def _cache_converted(self, ref: ModelRef) -> None:
         """Dequantizing a GGUF takes ~40 s; save the result so later loads take seconds."""
@@ -155,15 +159,16 @@ class TransformersBackend(Backend):
         return results
 
     def _stream(self, messages: list[Message], config: GenerationConfig, tools: Tools) -> Iterator[str]:
-        from transformers import TextIteratorStreamer
-
         inputs = self.tokenizer([self.render(messages, tools)], return_tensors="pt", add_special_tokens=False)
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        streamer = _TokenStreamer(self.tokenizer)
         kwargs = {**inputs, **self._generate_kwargs(config), "streamer": streamer}
 
         def run() -> None:
-            with self._torch.inference_mode():
-                self.model.generate(**kwargs)
+            try:
+                with self._torch.inference_mode():
+                    self.model.generate(**kwargs)
+            finally:
+                streamer.end()
 
         worker = threading.Thread(target=run, daemon=True)
         worker.start()
@@ -176,6 +181,38 @@ class TransformersBackend(Backend):
                     yield candidate[len(emitted) :]
                 break
             emitted += piece
-            if piece:
-                yield piece
+            yield piece
         worker.join()
+
+
+class _TokenStreamer:
+    """Yields text as each token is generated. (transformers' TextIteratorStreamer waits for whole words,
+    so a reply without spaces would arrive in one piece.) Holds back incomplete UTF-8 characters."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        import queue
+
+        self.tokenizer = tokenizer
+        self.queue: queue.Queue[str | None] = queue.Queue()
+        self.tokens: list[int] = []
+        self.sent = 0
+        self.prompt_seen = False
+
+    def put(self, value: Any) -> None:
+        if not self.prompt_seen:  # generate() first hands over the prompt
+            self.prompt_seen = True
+            return
+        self.tokens.extend(value.reshape(-1).tolist())
+        text = self.tokenizer.decode(self.tokens, skip_special_tokens=True)
+        if text.endswith("\ufffd"):
+            return
+        if len(text) > self.sent:
+            self.queue.put(text[self.sent :])
+            self.sent = len(text)
+
+    def end(self) -> None:
+        self.queue.put(None)
+
+    def __iter__(self) -> Iterator[str]:
+        while (piece := self.queue.get()) is not None:
+            yield piece

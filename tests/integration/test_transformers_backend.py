@@ -1,0 +1,56 @@
+"""The transformers backend on the bundled 0.5B GGUF (dequantized once, cached as safetensors),
+and the same weights loaded again from that local Hugging Face folder by path."""
+
+import pytest
+
+from core.backends import load_backend
+from core.generation import GenerationConfig
+from core.settings import SMALL_MODEL
+from tests.integration import backend_contract as contract
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def hf_backend():
+    return load_backend(SMALL_MODEL, backend="transformers")
+
+
+def test_greedy_is_deterministic(hf_backend):
+    contract.check_greedy_is_deterministic(hf_backend)
+
+
+def test_stream_joins_to_full_text(hf_backend):
+    contract.check_stream_joins_to_full_text(hf_backend)
+
+
+def test_max_new_tokens(hf_backend):
+    contract.check_max_new_tokens(hf_backend)
+
+
+def test_stop(hf_backend):
+    contract.check_stop(hf_backend)
+
+
+def test_batch_with_left_padding_matches_single_requests(hf_backend):
+    config = GenerationConfig(greedy=True, max_new_tokens=12)
+    prompts = [
+        [{"role": "user", "content": "Name the capital of France in one word."}],
+        [{"role": "user", "content": "Count from 1 to 5, separated by commas. Output only the numbers."}],
+    ]
+    batch = hf_backend.chat_batch(prompts, config)
+    assert len(batch) == 2
+    assert "Paris" in batch[0].text
+    assert contract.counts(batch[1].text)
+
+
+def test_local_folder_reference_loads_the_cached_conversion(hf_backend):
+    from core.backends.transformers import _converted_cache
+
+    folder = _converted_cache(hf_backend.ref)
+    assert (folder / "config.json").is_file()
+    assert list(folder.glob("*.safetensors"))
+    by_path = load_backend(str(folder))
+    assert by_path.name == "transformers"
+    question = [{"role": "user", "content": "Count from 1 to 5, separated by commas. Output only the numbers."}]
+    assert contract.counts(by_path.chat(question, GenerationConfig(greedy=True, max_new_tokens=16)).text)

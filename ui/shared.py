@@ -1,0 +1,134 @@
+"""The settings panel shared by every tab (model, backend, generation settings) and the glue every tab
+uses to turn widget values into a backend and a GenerationConfig, with user-facing errors."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from core.backends import load_backend
+from core.backends.base import Backend
+from core.backends.registry import BACKENDS
+from core.errors import GanymedeError
+from core.generation import GenerationConfig
+from core.models import CATALOG
+
+log = logging.getLogger("ganymede.ui")
+
+
+@dataclass
+class Shared:
+    """Widgets of the shared settings panel. Pass `shared.inputs` to an event and unpack the values
+    (in the same order) with `shared.backend(...)` and `shared.config(...)`."""
+
+    model: gr.Dropdown
+    backend_name: gr.Dropdown
+    override: gr.Checkbox
+    max_new_tokens: gr.Slider
+    greedy: gr.Checkbox
+    temperature: gr.Slider
+    top_k: gr.Slider
+    top_p: gr.Slider
+    repetition_penalty: gr.Slider
+
+    @property
+    def inputs(self) -> list[Any]:
+        return [
+            self.model,
+            self.backend_name,
+            self.override,
+            self.max_new_tokens,
+            self.greedy,
+            self.temperature,
+            self.top_k,
+            self.top_p,
+            self.repetition_penalty,
+        ]
+
+
+def build_settings_panel(default_model: str, default_backend: str | None) -> Shared:
+    base = GenerationConfig()
+    with gr.Accordion("Model and generation settings (shared by all tabs)", open=False):
+        with gr.Row():
+            model = gr.Dropdown(
+                choices=[f"bundled:{name}" for name in CATALOG],
+                value=default_model,
+                allow_custom_value=True,
+                label="Model",
+                info="bundled:NAME, a .gguf path, hf:ORG/NAME or openai:MODEL@URL",
+            )
+            backend_name = gr.Dropdown(choices=["auto", *BACKENDS], value=default_backend or "auto", label="Backend")
+        override = gr.Checkbox(
+            value=False,
+            label="Override each app's own settings with these",
+            info="Off: every app uses the settings tuned in its prompt file",
+        )
+        with gr.Row():
+            max_new_tokens = gr.Slider(16, 4096, value=base.max_new_tokens, step=16, label="Max new tokens")
+            greedy = gr.Checkbox(value=base.greedy, label="Greedy (deterministic)")
+            temperature = gr.Slider(0.0, 2.0, value=base.temperature, step=0.05, label="Temperature")
+        with gr.Row():
+            top_k = gr.Slider(0, 200, value=base.top_k, step=1, label="Top-k (0 = off)")
+            top_p = gr.Slider(0.05, 1.0, value=base.top_p, step=0.01, label="Top-p")
+            repetition_penalty = gr.Slider(
+                0.5, 2.0, value=base.repetition_penalty, step=0.05, label="Repetition penalty"
+            )
+    return Shared(model, backend_name, override, max_new_tokens, greedy, temperature, top_k, top_p, repetition_penalty)
+
+
+def backend(model: str, backend_name: str, *_: Any) -> Backend:
+    """Load (once) the model the panel names; the first load of a model takes seconds."""
+    return load_backend(model or None, backend=None if backend_name in {None, "", "auto"} else backend_name)
+
+
+def config(base: GenerationConfig, *values: Any) -> GenerationConfig:
+    """The app's settings, or the panel's when 'override' is ticked. `values` = shared.inputs' values."""
+    _, _, override, max_new_tokens, greedy, temperature, top_k, top_p, repetition_penalty = values
+    if not override:
+        return base
+    return base.merged(
+        max_new_tokens=int(max_new_tokens),
+        greedy=bool(greedy),
+        temperature=float(temperature),
+        top_k=int(top_k),
+        top_p=float(top_p),
+        repetition_penalty=float(repetition_penalty),
+    )
+
+
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Show errors as readable messages in the UI, never as tracebacks (generators included)."""
+
+    def translate(exc: Exception) -> gr.Error:
+        if isinstance(exc, gr.Error):
+            return exc
+        if isinstance(exc, GanymedeError):
+            return gr.Error(str(exc))
+        log.exception("unexpected error in %s", fn.__name__)
+        return gr.Error(f"Something went wrong ({type(exc).__name__}: {exc}). Details are in the server log.")
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as exc:
+                raise translate(exc) from None
+
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            raise translate(exc) from None
+
+    return wrapper
