@@ -6,4 +6,5 @@ Adding an app = one module here + one line in APPS + one prompt file + one UI ta
 #: app modules in the order their commands and tabs appear. Top-level imports in them must stay light.
 APPS: tuple[str, ...] = (
     "apps.chat",
+    "apps.ner",
 )
