@@ -6,5 +6,6 @@ Adding an app = one module here + one line in APPS + one prompt file + one UI ta
 #: app modules in the order their commands and tabs appear. Top-level imports in them must stay light.
 APPS: tuple[str, ...] = (
     "apps.chat",
+    "apps.assistant",
     "apps.ner",
 )
