@@ -332,6 +332,7 @@ class DocumentIndex:
         if not folder.is_dir():
             raise InputFileError(f"{folder} is not a folder", "pass the folder that holds your documents")
         report = SyncReport()
+        self._remember_folder(folder)
         known = dict(self.conn.execute("SELECT source, sha256 FROM files").fetchall())
         seen: set[str] = set()
         for path in iter_supported(folder):
@@ -354,6 +355,21 @@ class DocumentIndex:
                 self._remove(source)
             report.removed.append(source)
         return report
+
+    def _remember_folder(self, folder: Path) -> None:
+        """An index mirrors one folder; syncing it from another would delete the first folder's documents."""
+        resolved = str(folder.resolve())
+        previous = self.folder()
+        if previous and previous != resolved:
+            raise GanymedeError(
+                f"index {self.path.stem!r} mirrors {previous}, not {resolved}",
+                "use another --name for this folder, or delete the index file to rebuild it",
+            )
+        with self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('folder', ?)", (resolved,))
+
+    def folder(self) -> str | None:
+        return self._scalar("SELECT value FROM meta WHERE key = 'folder'")
 
     # -- reading ---------------------------------------------------------------------------------------------
     def sources(self) -> list[str]:
@@ -433,6 +449,31 @@ def open_index(name: str, must_exist: bool = False) -> DocumentIndex:
             f"create it with `ganymede index DIR --name {name}` (existing: {available})",
         )
     return DocumentIndex(path)
+
+
+def documents_folder(name: str) -> Path:
+    """Where uploaded documents for index `name` are kept (the UI's upload target)."""
+    index_path(name)  # validates the name
+    return settings.home() / "documents" / name
+
+
+def add_uploads(name: str, files: Iterable[Path]) -> SyncReport:
+    """Copy uploaded files into the index's documents folder and sync the index with it."""
+    import shutil
+
+    folder = documents_folder(name)
+    index = open_index(name)
+    if index.folder() not in (None, str(folder.resolve())):
+        raise GanymedeError(
+            f"index {name!r} mirrors {index.folder()}", "upload into a new index name, or run `ganymede index` there"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    for file in files:
+        source = Path(file)
+        if source.suffix.lower() not in SUPPORTED:
+            raise InputFileError(f"{source.name}: unsupported file type", f"supported: {' '.join(SUPPORTED)}")
+        shutil.copyfile(source, folder / source.name)
+    return index.sync_folder(folder)
 
 
 def iter_supported(folder: Path) -> Iterator[Path]:

@@ -12,6 +12,8 @@ from core.errors import GanymedeError
 #: (tab label, module). Adding an app's tab = one module in ui/ + one line here.
 TABS: tuple[tuple[str, str], ...] = (
     ("Chat", "ui.chat_tab"),
+    ("Assistant", "ui.assistant_tab"),
+    ("Entities", "ui.ner_tab"),
 )
 
 UPLOAD_LIMIT = "50mb"

@@ -133,3 +133,27 @@ def test_reciprocal_rank_fusion_rewards_agreement() -> None:
 def test_index_names_are_checked() -> None:
     with pytest.raises(GanymedeError, match="invalid index name"):
         index_path("../escape")
+
+
+def test_an_index_mirrors_one_folder(docs: Path, index: DocumentIndex, tmp_path: Path) -> None:
+    index.sync_folder(docs)
+    other = tmp_path / "other"
+    other.mkdir()
+    with pytest.raises(GanymedeError, match="mirrors"):
+        index.sync_folder(other)  # would otherwise delete every document of the first folder
+    assert len(index.sources()) == 3
+
+
+def test_uploads_are_copied_and_indexed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import apps.index as module
+
+    monkeypatch.setattr(module.settings, "home", lambda: tmp_path / "home")
+    monkeypatch.setattr(module, "open_index", lambda name: DocumentIndex(module.index_path(name), embed=hashing_embed))
+    upload = tmp_path / "upload.md"
+    upload.write_text("# Notes\n\nThe launch is on Friday.")
+    report = module.add_uploads("notes", [upload])
+    assert report.added == ["upload.md"]
+    assert (tmp_path / "home" / "documents" / "notes" / "upload.md").read_text().endswith("Friday.")
+    (tmp_path / "x.exe").write_bytes(b"MZ")
+    with pytest.raises(InputFileError, match="unsupported"):
+        module.add_uploads("notes", [tmp_path / "x.exe"])
