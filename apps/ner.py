@@ -182,6 +182,26 @@ def highlighted(doc: Document) -> list[tuple[str, str | None]]:
     return pieces
 
 
+def text_from_file(path: str | Path) -> str:
+    """The (main) text of an uploaded .txt/.html file, or of the first record of a .jsonl file."""
+    from apps.ner_io import Document, iter_documents
+
+    for item in iter_documents([str(path)]):
+        if isinstance(item, Document):
+            return item.text
+        raise GanymedeError(f"cannot use {Path(path).name}: {item.reason}", "upload a .txt, .html or .jsonl file")
+    raise GanymedeError(f"no text in {Path(path).name}")
+
+
+def export(doc: Document, fmt: str, folder: str | Path) -> Path:
+    """Write one annotated document in an output format; returns the file's path."""
+    from apps.ner_io import render, write_atomic
+
+    path = Path(folder) / f"entities.{fmt}"
+    write_atomic(path, render([doc], fmt))
+    return path
+
+
 def entity_rows(doc: Document) -> list[list[Any]]:
     return [[e.text, e.label, e.start, e.end, e.engine] for e in doc.entities]
 
