@@ -8,4 +8,5 @@ APPS: tuple[str, ...] = (
     "apps.chat",
     "apps.assistant",
     "apps.ner",
+    "apps.translate",
 )
