@@ -14,6 +14,8 @@ TABS: tuple[tuple[str, str], ...] = (
     ("Chat", "ui.chat_tab"),
     ("Assistant", "ui.assistant_tab"),
     ("Entities", "ui.ner_tab"),
+    ("Translate", "ui.translate_tab"),
+    ("Summarize", "ui.summarize_tab"),
 )
 
 UPLOAD_LIMIT = "50mb"
