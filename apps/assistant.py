@@ -347,6 +347,10 @@ def add_eval_cli(sub: argparse._SubParsersAction) -> None:
     rag.add_argument("--limit", type=int, help="evaluate only the first N questions")
     rag.add_argument("--k", type=int, default=5, help="passages retrieved per question (recall@k)")
     rag.add_argument("--context-k", type=int, default=3, help="of those, how many the model reads (default 3)")
+    rag.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid", help="retrieval (default hybrid)")
+    rag.add_argument(
+        "--retrieval-only", action="store_true", help="measure recall@k only, without answering (no language model)"
+    )
     rag.add_argument("--output", type=Path, help="write per-question predictions here (.jsonl)")
     rag.add_argument("--json", action="store_true", help="print the metrics as one JSON line")
     add_model_args(rag)
@@ -447,19 +451,20 @@ def run_rag_eval_cli(args: argparse.Namespace) -> int:
             index.add_texts(
                 (f"{title}/{number}", text) for title, paragraphs in articles.items() for number, text in paragraphs
             )
-        backend = load_backend_from_args(args)
+        backend = None if args.retrieval_only else load_backend_from_args(args)
         rows: list[dict[str, Any]] = []
         with _progress() as progress:
             task = progress.add_task("SQuAD", total=len(questions))
             for q in questions:
-                passages = index.search(q.question, k=args.k)
+                passages = index.search(q.question, k=args.k, mode=args.mode)
                 retrieved = [p.source for p in passages]
-                try:
-                    answer = answer_from_passages(backend, q.question, passages[: args.context_k], config)
-                except GanymedeError as exc:
-                    answer = Answer(text="", abstained=True)
-                    print(f"{q.id}: {exc}", file=sys.stderr)
-                prediction = "" if answer.abstained else answer.text
+                prediction = ""
+                if backend is not None:
+                    try:
+                        answer = answer_from_passages(backend, q.question, passages[: args.context_k], config)
+                        prediction = "" if answer.abstained else answer.text
+                    except GanymedeError as exc:
+                        print(f"{q.id}: {exc}", file=sys.stderr)
                 em, f1 = best_f1_em(prediction, q.answers)
                 rows.append(
                     {
@@ -476,7 +481,15 @@ def run_rag_eval_cli(args: argparse.Namespace) -> int:
                 progress.advance(task)
     if args.output:
         _write_jsonl(args.output, rows)
-    metrics = summarize(rows, k=args.k) | {"model": backend.ref.raw, "data": str(args.data)}
+    metrics = summarize(rows, k=args.k) | {"retrieval": args.mode, "data": str(args.data)}
+    if backend is None:
+        metrics = {key: value for key, value in metrics.items() if key.startswith(("n", "recall", "retrieval", "data"))}
+        metrics.pop("no_answer", None)
+        if not args.json:
+            print(f"recall@{args.k} {metrics[f'recall@{args.k}']:.3f} over {metrics['n']} questions")
+        print_json(metrics)
+        return 0
+    metrics["model"] = backend.ref.raw
     if not args.json:
         recall = metrics[f"recall@{args.k}"]
         print(f"recall@{args.k} {recall:.3f}  EM {metrics['exact_match']:.3f}  F1 {metrics['f1']:.3f}")
