@@ -9,4 +9,5 @@ APPS: tuple[str, ...] = (
     "apps.assistant",
     "apps.ner",
     "apps.translate",
+    "apps.summarize",
 )

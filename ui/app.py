@@ -15,6 +15,7 @@ TABS: tuple[tuple[str, str], ...] = (
     ("Assistant", "ui.assistant_tab"),
     ("Entities", "ui.ner_tab"),
     ("Translate", "ui.translate_tab"),
+    ("Summarize", "ui.summarize_tab"),
 )
 
 UPLOAD_LIMIT = "50mb"
