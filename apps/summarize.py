@@ -587,15 +587,18 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     fmt = output_format(args.output, args.output_format)
     if not dialogues and not problems:
         raise GanymedeError("no dialogue files among the inputs", f"known formats: {', '.join(FORMATS)}")
-    summarizer, _ = _summarizer_from_args(args)
-    report = _progress_runner(
-        len(dialogues),
-        "summarize",
-        lambda advance: run_batch(summarizer, dialogues, args.output, fmt, not args.no_resume, advance),
-    )
+    report = BatchReport()
+    if dialogues:  # only unreadable files: report them without loading a model
+        summarizer, _ = _summarizer_from_args(args)
+        report = _progress_runner(
+            len(dialogues),
+            "summarize",
+            lambda advance: run_batch(summarizer, dialogues, args.output, fmt, not args.no_resume, advance),
+        )
     report.failed[:0] = problems
     if not args.output:
-        new = [r for r in report.records if r["source"] in set(report.done)]
+        done = set(report.done)
+        new = [r for r in report.records if r["source"] in done]
         if fmt == "txt" and len(new) == 1:
             sys.stdout.write(new[0]["summary"] + "\n")
         else:

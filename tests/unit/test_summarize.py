@@ -252,3 +252,45 @@ def test_compare_shots_scores_each_prompt() -> None:
     assert list(results) == ["zero-shot", "2-shot"]
     assert results["2-shot"]["rouge"]["rouge1"] == pytest.approx(1.0)
     assert results["zero-shot"]["rouge"]["rouge1"] < 1.0
+
+
+# -- CLI ------------------------------------------------------------------------------------------------------
+def run_cli(argv: list[str], backend: ScriptedBackend, monkeypatch: pytest.MonkeyPatch) -> int:
+    import argparse
+
+    monkeypatch.setattr("core.cliargs.load_backend_from_args", lambda args: backend)
+    parser = argparse.ArgumentParser()
+    sm.add_cli(parser.add_subparsers())
+    args = parser.parse_args(["summarize", *argv])
+    return args.func(args)
+
+
+def test_cli_exit_code_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    folder = make_inputs(tmp_path)
+    out = tmp_path / "out.md"
+    backend = ScriptedBackend("Summary: Person1 greets.")
+    assert run_cli([str(folder), "-o", str(out), "--shots", "0"], backend, monkeypatch) == 1  # broken.jsonl
+    assert "broken.jsonl" in capsys.readouterr().err
+    assert [r["summary"] for r in sm.read_records(out, "md")] == ["#Person1# greets."] * 2
+    (folder / "broken.jsonl").unlink()
+    backend2 = ScriptedBackend("x")
+    assert run_cli([str(folder), "-o", str(out)], backend2, monkeypatch) == 0
+    assert backend2.calls == []  # everything was already summarized
+
+
+def test_cli_only_bad_files_loads_no_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "bad.csv").write_text("who,what\nA,b\n")
+
+    def no_model(args):  # type: ignore[no-untyped-def]
+        raise AssertionError("the model should not be loaded")
+
+    monkeypatch.setattr("core.cliargs.load_backend_from_args", no_model)
+    parser = __import__("argparse").ArgumentParser()
+    sm.add_cli(parser.add_subparsers())
+    args = parser.parse_args(["summarize", str(tmp_path)])
+    assert args.func(args) == 1
+
+
+def test_cli_text_to_stdout(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    assert run_cli(["--text", "A: hi\nB: hello", "--shots", "1"], ScriptedBackend("A greets B."), monkeypatch) == 0
+    assert capsys.readouterr().out == "A greets B.\n"
