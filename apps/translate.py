@@ -539,7 +539,12 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
 
 
 def _looks_like_path(item: str) -> bool:
-    return "\n" not in item and len(item) < 260 and bool(re.search(r"\.[A-Za-z0-9]{1,8}$", item)) and " " not in item
+    """A single word ending in a supported file extension (or with a slash) is meant as a file, not text."""
+    from apps.translate_formats import SUFFIXES
+
+    if "\n" in item or " " in item.strip() or len(item) > 260:
+        return False
+    return "/" in item or Path(item).suffix.lower() in SUFFIXES
 
 
 def _progress_bar(label: str):  # -> rich Progress on stderr
@@ -618,19 +623,28 @@ def run_cli(args: argparse.Namespace) -> int:
 
 
 def _run_files(args: argparse.Namespace, files: list[str], missing: list[str]) -> int:
+    from apps.translate_formats import read_document
+
     if not args.target:
         raise GanymedeError("which language should I translate into?", "add --to, e.g. --to de")
     languages.resolve(args.target)
     source = args.source if languages.is_auto(args.source) else languages.resolve(args.source).code
     glossary = load_glossary(args.glossary)
     many = len(files) + len(missing) > 1
-    results = [FileResult(Path(item), error="no such file") for item in missing]
-    backend = load_backend_from_args(args)
+    results = [FileResult(Path(item), error=f"{item}: no such file") for item in missing]
+    readable = []
+    for item in files:  # check every file before loading a model, so a batch of bad paths costs nothing
+        try:
+            read_document(item, args.fmt, args.field, args.column)
+            readable.append(item)
+        except GanymedeError as exc:
+            results.append(FileResult(Path(item), error=str(exc)))
+    backend = load_backend_from_args(args) if readable else None
     from core.prompts import load_prompt
 
     config = config_from_args(load_prompt(PROMPT).config(), args)
     with _progress_bar("translating") as bar:
-        for item in files:
+        for item in readable:
             task = bar.add_task(Path(item).name, total=None)
             try:
                 result = translate_file(
@@ -648,12 +662,12 @@ def _run_files(args: argparse.Namespace, files: list[str], missing: list[str]) -
                     progress=lambda done, total, t=task: bar.update(t, completed=done, total=total),
                 )
             except GanymedeError as exc:  # one bad file is reported; the batch goes on
-                result = FileResult(Path(item), error=str(exc))
+                result = FileResult(Path(item), error=f"{item}: {exc}")
             results.append(result)
             bar.remove_task(task)
     for result in results:
         if result.error:
-            print(f"error: {result.path}: {result.error}", file=sys.stderr)
+            print(f"error: {result.error}", file=sys.stderr)
             continue
         detected = f" (detected {result.detection.describe()})" if result.detection else ""
         reused = f", {result.reused} resumed" if result.reused else ""
@@ -661,7 +675,7 @@ def _run_files(args: argparse.Namespace, files: list[str], missing: list[str]) -
         for issue in result.issues:
             print(f"  warning: {issue}", file=sys.stderr)
     if args.json:
-        print_json({"files": [r.to_dict() for r in results], "model": backend.ref.raw})
+        print_json({"files": [r.to_dict() for r in results], "model": backend.ref.raw if backend else None})
     return 1 if any(r.error for r in results) else 0
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from core.errors import InputFileError
 
 FORMATS = ("txt", "md", "srt", "vtt", "jsonl", "csv")
-_SUFFIXES = {
+SUFFIXES = {
     ".txt": "txt",
     ".text": "txt",
     ".md": "md",
@@ -74,12 +74,12 @@ def format_of(path: str | Path, explicit: str | None = None) -> str:
             raise InputFileError(f"unknown format {explicit!r}", f"choose one of {', '.join(FORMATS)}")
         return explicit
     suffix = Path(path).suffix.lower()
-    if suffix not in _SUFFIXES:
+    if suffix not in SUFFIXES:
         raise InputFileError(
             f"{path}: cannot tell the format from {suffix or 'no extension'!r}",
-            f"use one of {', '.join(sorted(_SUFFIXES))}, or --format",
+            f"use one of {', '.join(sorted(SUFFIXES))}, or --format",
         )
-    return _SUFFIXES[suffix]
+    return SUFFIXES[suffix]
 
 
 # -- plain text -------------------------------------------------------------------------------------------

@@ -308,3 +308,24 @@ def test_eval_rows_errors_name_the_line(tmp_path: Path) -> None:
         translate.read_eval_rows(data)
     with pytest.raises(GanymedeError):
         translate.read_eval_rows(tmp_path / "missing.jsonl")
+
+
+# -- CLI ----------------------------------------------------------------------------------------------
+def test_words_with_file_extensions_are_files_other_text_is_text() -> None:
+    assert translate._looks_like_path("notes.md") and translate._looks_like_path("subs/ep1.srt")
+    assert not translate._looks_like_path("U.S.A") and not translate._looks_like_path("Hello world.txt is nice")
+
+
+def test_cli_reports_bad_files_without_loading_a_model(tmp_path: Path, monkeypatch, capsys) -> None:
+    from core.cli import build_parser
+
+    def no_model(_args):
+        raise AssertionError("a model was loaded for a batch with no readable file")
+
+    monkeypatch.setattr(translate, "load_backend_from_args", no_model)
+    bad = tmp_path / "x.docx"
+    bad.write_text("hi", encoding="utf-8")
+    args = build_parser().parse_args(["translate", "--to", "de", str(bad), str(tmp_path / "missing.txt")])
+    assert args.func(args) == 1
+    err = capsys.readouterr().err
+    assert "missing.txt: no such file" in err and "x.docx: cannot tell the format" in err
