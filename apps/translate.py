@@ -187,7 +187,8 @@ def clean_reply(reply: str, source_text: str) -> str:
     wrapped around it, and extra paragraphs when the source had none."""
     text = reply.strip()
     text = _LABEL.sub("", text, count=1)
-    text = _NOTE.sub("", text).strip()
+    if not _NOTE.search("\n" + source_text):  # a source line of its own starting 'Note' is content
+        text = _NOTE.sub("", text).strip()
     if "\n\n" not in source_text.strip() and "\n\n" in text:
         text = text.split("\n\n", 1)[0].strip()
     for opening, closing in _QUOTES:

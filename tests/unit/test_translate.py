@@ -329,3 +329,9 @@ def test_cli_reports_bad_files_without_loading_a_model(tmp_path: Path, monkeypat
     assert args.func(args) == 1
     err = capsys.readouterr().err
     assert "missing.txt: no such file" in err and "x.docx: cannot tell the format" in err
+
+
+def test_clean_reply_keeps_a_note_line_the_source_had() -> None:
+    source = "Opening hours are 9 to 5.\nNote: closed on Sundays."
+    reply = "Öffnungszeiten sind 9 bis 17 Uhr.\nNote: sonntags geschlossen."
+    assert translate.clean_reply(reply, source) == reply
