@@ -44,7 +44,7 @@ def load_examples(path: str | Path) -> list[dict[str, str]]:
     """A pool of worked examples: JSONL/JSON records with `dialogue` and `summary` (or `output`), e.g. DialogSum
     rows that are NOT evaluated. Returns prompt examples {dialogue, output}."""
     file = Path(path)
-    dialogues = read_file(file, "jsonl" if file.suffix.lower() in {".jsonl", ".json"} else None)
+    dialogues = read_file(file)
     pool = []
     for dialogue in dialogues:
         if not dialogue.references:
@@ -93,7 +93,7 @@ def clean_summary(reply: str) -> str:
     text = re.sub(r"\s+", " ", text).strip()
     # A reply cut by the token budget ends mid-sentence: keep the complete sentences when there are any.
     complete = _LAST_SENTENCE_END.match(text)
-    if text and text[-1] not in ".!?\"')" and complete:
+    if text and text[-1] not in ".!?\"')#" and complete:
         text = complete.group(1)
     return text
 

@@ -294,3 +294,17 @@ def test_cli_only_bad_files_loads_no_model(tmp_path: Path, monkeypatch: pytest.M
 def test_cli_text_to_stdout(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     assert run_cli(["--text", "A: hi\nB: hello", "--shots", "1"], ScriptedBackend("A greets B."), monkeypatch) == 0
     assert capsys.readouterr().out == "A greets B.\n"
+
+
+def test_unfinished_last_sentence_is_dropped() -> None:
+    assert sm.clean_summary("#Person1# calls. #Person2# answers and") == "#Person1# calls."
+    assert sm.clean_summary("#Person1# calls #Person2#") == "#Person1# calls #Person2#"
+    assert sm.clean_summary("#Person1# calls. Then #Person2# answers #Person1#") == (
+        "#Person1# calls. Then #Person2# answers #Person1#"
+    )
+
+
+def test_pool_from_a_json_list(tmp_path: Path) -> None:
+    path = tmp_path / "pool.json"
+    path.write_text(json.dumps([{"dialogue": "A: x", "summary": "s1"}, {"dialogue": "B: y", "summary": "s2"}]))
+    assert [e["output"] for e in sm.load_examples(path)] == ["s1", "s2"]
