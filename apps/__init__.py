@@ -10,4 +10,5 @@ APPS: tuple[str, ...] = (
     "apps.ner",
     "apps.translate",
     "apps.summarize",
+    "apps.pandas_code",
 )

@@ -437,9 +437,11 @@ def _execute(workdir: Path, config: dict[str, Any], limits: Limits) -> SandboxRe
         result.error = f"the sandboxed process ended without a result ({tail[0]})"
     else:
         _fill_from_report(result, report, workdir, limits)
-    if result.violations and not result.ok:
-        result.blocked = True
-        if result.limit is None and result.error_type in (None, "PermissionError", "SandboxViolation", "ImportError"):
+    if result.violations:
+        # Refused operations fail the run even when the code caught the exception and carried on.
+        result.ok, result.blocked = False, True
+        result.kind, result.value, result.charts = "error", None, []
+        if result.limit is None:
             result.error = f"blocked by the sandbox: {result.violations[0]}"
     return result
 
