@@ -364,6 +364,30 @@ def save_charts(result: sandbox.SandboxResult, folder: Path, stem: str = "chart"
     return paths
 
 
+def write_downloads(answer: Answer, folder: Path) -> list[Path]:
+    """The result as CSV (a table) or JSON (a value), the code, and the charts as PNG, written atomically."""
+    import json
+    import os
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files: list[tuple[str, str]] = [("code.py", answer.code)]
+    frame = result_as_frame(answer.result)
+    if frame is not None and answer.result is not None and answer.result.kind in ("dataframe", "series"):
+        files.append(("result.csv", frame.to_csv(index=False)))
+    elif answer.ok:
+        files.append(("result.json", json.dumps(result_to_jsonable(answer.result), default=str, indent=2)))
+    paths = []
+    for name, text in files:
+        path = folder / name
+        tmp = folder / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+        paths.append(path)
+    if answer.result is not None:
+        paths += save_charts(answer.result, folder)
+    return paths
+
+
 def _print_result(answer: Answer, chart_dir: Path) -> int:
     from rich.console import Console
     from rich.table import Table

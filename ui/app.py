@@ -16,6 +16,7 @@ TABS: tuple[tuple[str, str], ...] = (
     ("Entities", "ui.ner_tab"),
     ("Translate", "ui.translate_tab"),
     ("Summarize", "ui.summarize_tab"),
+    ("Tables", "ui.pandas_tab"),
 )
 
 UPLOAD_LIMIT = "50mb"
