@@ -508,21 +508,26 @@ def run_eval_cli(args: argparse.Namespace) -> int:
         raise InputFileError(f"{args.data}: no problems")
     rows = rows[: args.limit] if args.limit else rows
     kind = pe.detect_format(rows[0])
+    if kind == "dabench" and (not args.labels or not args.tables):
+        raise GanymedeError("DABench needs --labels FILE.jsonl and --tables FOLDER")
     backend = load_backend_from_args(args)
-    if kind == "pandaseval":
-        metrics, details = evaluate_pandaseval(backend, rows, args, retries=args.retries)
-    else:
-        if not args.labels or not args.tables:
-            raise GanymedeError("DABench needs --labels FILE.jsonl and --tables FOLDER")
-        metrics, details = evaluate_dabench(backend, rows, pe.read_jsonl(args.labels), args.tables, args)
-    metrics.update({"benchmark": kind, "model": backend.ref.raw, "retries": args.retries})
-    if args.details:
-        import json
-        import os
 
-        tmp = args.details.with_suffix(args.details.suffix + ".tmp")
-        tmp.write_text("".join(json.dumps(d, default=str) + "\n" for d in details), encoding="utf-8")
-        os.replace(tmp, args.details)
+    def save(details: list[dict[str, Any]]) -> None:
+        # rewritten after every problem, so a long run that is stopped still leaves its outcomes
+        if args.details:
+            import json
+            import os
+
+            tmp = args.details.with_suffix(args.details.suffix + ".tmp")
+            tmp.write_text("".join(json.dumps(d, default=str) + "\n" for d in details), encoding="utf-8")
+            os.replace(tmp, args.details)
+
+    if kind == "pandaseval":
+        metrics, details = evaluate_pandaseval(backend, rows, args, retries=args.retries, save=save)
+    else:
+        metrics, details = evaluate_dabench(backend, rows, pe.read_jsonl(args.labels), args.tables, args, save=save)
+    metrics.update({"benchmark": kind, "model": backend.ref.raw, "retries": args.retries})
+    save(details)
     if args.json:
         print_json(metrics)
     else:
@@ -541,7 +546,11 @@ def _progress(total: int, label: str) -> Any:
 
 
 def evaluate_pandaseval(
-    backend: Backend, rows: list[dict[str, Any]], args: argparse.Namespace | None = None, retries: int = 2
+    backend: Backend,
+    rows: list[dict[str, Any]],
+    args: argparse.Namespace | None = None,
+    retries: int = 2,
+    save: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """pass@1 with greedy decoding; also the figure without self-repair (the first attempt alone).
 
@@ -601,6 +610,8 @@ def evaluate_pandaseval(
             else:
                 details.append({"task_id": outcome.task_id, "invalid": True, "reference_error": references[0].error})
             outcomes.append(outcome)
+            if save:
+                save(details)
             progress.advance(task)
     metrics = pe.pass_at_1(outcomes)
     metrics["pass_at_1_without_repair"] = pe.pass_at_1(outcomes, first_try=True)["pass_at_1"]
@@ -630,6 +641,7 @@ def evaluate_dabench(
     labels: list[dict[str, Any]],
     tables_dir: Path,
     args: argparse.Namespace | None = None,
+    save: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Accuracy by question (every sub-answer right) and by sub-answer, on DABench's closed-form labels."""
     from apps.evaluation import pandas_eval as pe
@@ -673,6 +685,8 @@ def evaluate_dabench(
                     "code": answer.code if answer else None,
                 }
             )
+            if save:
+                save(details)
             progress.advance(task)
     metrics = {
         "accuracy": pe.accuracy(flags),
