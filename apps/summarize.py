@@ -272,7 +272,7 @@ class Summarizer:
         for i, dialogue in enumerate(dialogues):
             try:
                 plan = self.plan(dialogue)
-            except GanymedeError as exc:
+            except Exception as exc:  # planning embeds and counts tokens: any failure fails this item only
                 results[i] = exc
                 continue
             if plan.strategy == "stuff" and self.backend.name in BATCHING_BACKENDS and len(dialogues) > 1:
