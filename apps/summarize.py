@@ -70,6 +70,7 @@ class Plan:
     strategy: str  # "stuff" or "map-reduce"
     chunks: list[str]
     prompt_tokens: int
+    messages: list[dict[str, str]] = field(default_factory=list)  # the one prompt, for "stuff"
 
 
 # -- postprocess --------------------------------------------------------------------------------------------
@@ -185,9 +186,10 @@ class Summarizer:
         window = self.backend.context_window
         reply = self.config.max_new_tokens
         text = dialogue.text
-        stuffed = self.backend.count_tokens(self.messages(text))
+        messages = self.messages(text)
+        stuffed = self.backend.count_tokens(messages)
         if self.strategy != "map-reduce" and stuffed + reply + MARGIN <= window:
-            return Plan("stuff", [text], stuffed)
+            return Plan("stuff", [text], stuffed, messages)
         if self.strategy == "stuff":
             raise ContextWindowExceededError(
                 f"{dialogue.source}: the prompt needs {stuffed + reply} tokens but the context window is {window}",
@@ -232,11 +234,11 @@ class Summarizer:
         system = system_prompt(self.reduce_spec, self.max_words)
         return self.reduce_spec.render({"parts": numbered}, shots=0, system=system)
 
-    def summarize(self, dialogue: Dialogue) -> Summary:
+    def summarize(self, dialogue: Dialogue, plan: Plan | None = None) -> Summary:
         started = time.perf_counter()
-        plan = self.plan(dialogue)
+        plan = plan or self.plan(dialogue)
         if plan.strategy == "stuff":
-            text, p, c = self._chat(self.messages(plan.chunks[0]), self.spec.name)
+            text, p, c = self._chat(plan.messages, self.spec.name)
             return Summary(
                 dialogue.source,
                 clean_summary(text),
@@ -276,9 +278,9 @@ class Summarizer:
                 results[i] = exc
                 continue
             if plan.strategy == "stuff" and self.backend.name in BATCHING_BACKENDS and len(dialogues) > 1:
-                batchable.append((i, self.messages(plan.chunks[0])))
+                batchable.append((i, plan.messages))
             else:
-                results[i] = self._safe(dialogue)
+                results[i] = self._safe(dialogue, plan)
         if batchable:
             started = time.perf_counter()
             try:
@@ -303,9 +305,9 @@ class Summarizer:
                     )
         return [r if r is not None else GanymedeError("not summarized") for r in results]
 
-    def _safe(self, dialogue: Dialogue) -> Summary | Exception:
+    def _safe(self, dialogue: Dialogue, plan: Plan | None = None) -> Summary | Exception:
         try:
-            return self.summarize(dialogue)
+            return self.summarize(dialogue, plan)
         except Exception as exc:  # batch jobs report the item and keep going
             return exc
 
