@@ -157,3 +157,18 @@ def test_uploads_are_copied_and_indexed(tmp_path: Path, monkeypatch: pytest.Monk
     (tmp_path / "x.exe").write_bytes(b"MZ")
     with pytest.raises(InputFileError, match="unsupported"):
         module.add_uploads("notes", [tmp_path / "x.exe"])
+
+
+def test_add_texts_batches_and_skips_unchanged(index: DocumentIndex) -> None:
+    calls = []
+
+    def counting_embed(texts: list[str]):
+        calls.append(len(texts))
+        return hashing_embed(texts)
+
+    index._embed = counting_embed
+    items = [(f"doc/{i}", f"Paragraph {i} about topic {i}.") for i in range(70)]
+    assert index.add_texts(items) == 70
+    assert calls == [64, 6] and index.count() == 70
+    assert index.add_texts(items) == 0 and calls == [64, 6]
+    assert index.search("topic 42", k=1, mode="bm25")[0].source == "doc/42"
