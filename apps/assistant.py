@@ -44,7 +44,8 @@ def fence(label: str, text: str) -> str:
     clean = re.sub(
         r"</?\s*(data|tool_call|tool_response)\b", lambda m: m.group(0).replace("<", "&lt;"), text, flags=re.I
     )
-    return f'<data source="{label}">\n{clean}\n</data>'
+    safe_label = label.replace('"', "'").replace("<", "&lt;").replace(">", "&gt;")
+    return f'<data source="{safe_label}">\n{clean}\n</data>'
 
 
 def format_passages(passages: Sequence[Passage]) -> str:
