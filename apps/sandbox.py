@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -402,7 +403,7 @@ def _child_env(workdir: Path) -> dict[str, str]:
 def _execute(workdir: Path, config: dict[str, Any], limits: Limits) -> SandboxResult:
     started = time.monotonic()
     out_path, err_path = workdir / "stdout.txt", workdir / "stderr.txt"
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+    with open(out_path, "w+b") as out, open(err_path, "w+b") as err:
         proc = subprocess.Popen(
             [sys.executable, "-I", "-S", os.path.realpath(__file__), "--launch", str(workdir / CONFIG_NAME)],
             cwd=workdir,
@@ -420,9 +421,10 @@ def _execute(workdir: Path, config: dict[str, Any], limits: Limits) -> SandboxRe
             timed_out = True
         finally:
             _kill_group(proc)
+        # read through the host's own descriptors: the child may have replaced the names with links
+        stdout = _read_capped(out, limits.output_chars)
+        stderr = _read_capped(err, limits.output_chars)
     seconds = time.monotonic() - started
-    stdout = _read_capped(out_path, limits.output_chars)
-    stderr = _read_capped(err_path, limits.output_chars)
     report = _read_report(workdir / RESULT_NAME)
     result = SandboxResult(ok=False, stdout=stdout, stderr=stderr, seconds=seconds)
     if report:
@@ -452,32 +454,41 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def _read_capped(path: Path, limit: int) -> str:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
-    except OSError:
-        return ""
+def _read_capped(handle: Any, limit: int) -> str:
+    handle.seek(0)
+    data = handle.read(limit + 1)
     text = data[:limit].decode("utf-8", errors="replace")
     return text + ("\n[output truncated]" if len(data) > limit else "")
 
 
-def _read_report(path: Path) -> dict[str, Any] | None:
+def _read_plain(path: Path, cap: int) -> bytes | None:
+    """A file the child wrote, only if it is a regular, singly linked file (no symlink, no hard link to
+    something outside) no larger than `cap`."""
     try:
-        if path.stat().st_size > 4 * 1024 * 1024:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1 or info.st_size > cap:
             return None
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return handle.read(cap)
+
+
+def _read_report(path: Path) -> dict[str, Any] | None:
+    data = _read_plain(path, 4 * 1024 * 1024)
+    try:
+        report = json.loads(data.decode("utf-8")) if data is not None else None
+    except ValueError:
         return None
     return report if isinstance(report, dict) else None
 
 
-def _inside(workdir: Path, name: Any) -> Path | None:
-    """A result file named by the child, only if it is a plain file directly inside the work dir."""
+def _inside(workdir: Path, name: Any, cap: int) -> bytes | None:
+    """The bytes of a result file the child named, only if it lies directly inside the work dir."""
     if not isinstance(name, str) or "/" in name or name.startswith("."):
         return None
-    path = workdir / name
-    return path if path.is_file() and not path.is_symlink() else None
+    return _read_plain(workdir / name, cap)
 
 
 def _fill_from_report(result: SandboxResult, report: dict[str, Any], workdir: Path, limits: Limits) -> None:
@@ -492,20 +503,23 @@ def _fill_from_report(result: SandboxResult, report: dict[str, Any], workdir: Pa
             )
         result.kind = "error"
         return
+    cap = limits.file_size_mb * 1024 * 1024
     for name in report.get("charts", [])[:10]:
-        path = _inside(workdir, name)
-        if path:
-            result.charts.append(path.read_bytes())
+        png = _inside(workdir, name, cap)
+        if png and png.startswith(b"\x89PNG"):
+            result.charts.append(png)
     kind = str(report.get("kind", "none"))
     result.kind, result.ok = kind, True
     if kind in ("dataframe", "series"):
-        path = _inside(workdir, report.get("file"))
-        if path is None:
+        data = _inside(workdir, report.get("file"), cap)
+        if data is None:
             result.ok, result.error = False, "the result table is missing"
             return
+        import io
+
         import pandas as pd
 
-        frame = pd.read_parquet(path)
+        frame = pd.read_parquet(io.BytesIO(data))
         if kind == "series":
             series = frame.iloc[:, 0]
             series.name = report.get("name")
@@ -531,13 +545,16 @@ def _libc() -> Any:
 
 
 def _enter_namespaces(layers: list[str]) -> None:
-    """New user + network namespaces: no interfaces but a downed loopback, and no capabilities outside."""
+    """New user, network and PID namespaces: no interfaces but a downed loopback, no capabilities outside,
+    and every process the code starts dies with it."""
     if not sys.platform.startswith("linux"):
         return
     libc = _libc()
-    clone_newuser, clone_newnet = 0x10000000, 0x40000000
+    clone_newuser, clone_newnet, clone_newpid = 0x10000000, 0x40000000, 0x20000000
     uid, gid = os.getuid(), os.getgid()
-    if libc.unshare(clone_newuser | clone_newnet) != 0:
+    if libc.unshare(clone_newuser | clone_newnet | clone_newpid) == 0:
+        layers.append("pid-namespace")
+    elif libc.unshare(clone_newuser | clone_newnet) != 0:
         return
     try:
         with open("/proc/self/setgroups", "w") as handle:
@@ -635,6 +652,58 @@ def _landlock(readable: list[str], workdir: str, layers: list[str]) -> None:
     os.close(ruleset)
 
 
+def _seccomp_no_new_processes(layers: list[str]) -> None:
+    """A seccomp filter: threads may still start, but no fork, vfork, clone of a process, or exec."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import platform
+
+    machine = platform.machine()
+    if machine == "x86_64":
+        arch, clone, clone3, fork, vfork, execve, execveat = 0xC000003E, 56, 435, 57, 58, 59, 322
+    elif machine in ("aarch64", "arm64"):
+        arch, clone, clone3, execve, execveat = 0xC00000B7, 220, 435, 221, 281
+        fork = vfork = 0xFFFFFFFF  # no such calls on arm64
+    else:
+        return
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    allow, kill, errno = 0x7FFF0000, 0x80000000, 0x00050000
+    clone_thread = 0x00010000
+    program = [
+        (ld, 0, 0, 4),  # 0: arch
+        (jeq, 1, 0, arch),  # 1
+        (ret, 0, 0, kill),  # 2: a foreign ABI
+        (ld, 0, 0, 0),  # 3: syscall number
+        (jge, 11, 0, 0x40000000),  # 4: x32 ABI -> kill
+        (jeq, 9, 0, clone3),  # 5: -> ENOSYS, so libc falls back to clone, whose flags we can read
+        (jeq, 7, 0, fork),  # 6 -> EPERM
+        (jeq, 6, 0, vfork),  # 7
+        (jeq, 5, 0, execve),  # 8
+        (jeq, 4, 0, execveat),  # 9
+        (jeq, 0, 2, clone),  # 10: clone -> check flags; other calls -> allow
+        (ld, 0, 0, 16),  # 11: clone flags (args[0], low half)
+        (jset, 0, 1, clone_thread),  # 12: a thread -> allow, a process -> EPERM
+        (ret, 0, 0, allow),  # 13
+        (ret, 0, 0, errno | 1),  # 14: EPERM
+        (ret, 0, 0, errno | 38),  # 15: ENOSYS
+        (ret, 0, 0, kill),  # 16
+    ]
+
+    class Instruction(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Instruction))]
+
+    filters = (Instruction * len(program))(*[Instruction(*step) for step in program])
+    fprog = Program(len(program), filters)
+    libc = _libc()
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS (already set with Landlock; needed without it)
+    if libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) == 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        layers.append("seccomp")
+
+
 def _launch(config_path: str) -> None:
     """Confine this process, then exec a fresh interpreter to run the code (never returns on success)."""
     with open(config_path, encoding="utf-8") as handle:
@@ -645,11 +714,21 @@ def _launch(config_path: str) -> None:
     _landlock(readable, config["workdir"], layers)
     _set_limits(config["limits"], layers)
     os.environ["GANYMEDE_SANDBOX_LAYERS"] = ",".join(layers)
-    os.execve(
-        sys.executable,
-        [sys.executable, "-I", "-S", config["module_file"], "--run", config_path],
-        dict(os.environ),
-    )
+    argv = [sys.executable, "-I", "-S", config["module_file"], "--run", config_path]
+    if "pid-namespace" not in layers:
+        os.execve(sys.executable, argv, dict(os.environ))
+    # The first child is PID 1 of the new namespace: when it dies the kernel kills everything it started.
+    # It also dies with this launcher (PDEATHSIG), which the host kills with the process group.
+    pid = os.fork()
+    if pid == 0:
+        _libc().prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG (getppid() is 0 here: the parent is outside)
+        os.execve(sys.executable, argv, dict(os.environ))
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL/SIGSTOP cannot be given a handler
+            signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+        os.kill(os.getpid(), os.WTERMSIG(status))
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
 
 
 # -- child side: the audit hook and the run ------------------------------------------------------------
@@ -793,7 +872,7 @@ def _run(config_path: str) -> None:
     workdir = config["workdir"]
     os.chdir(workdir)
     layers = [x for x in os.environ.pop("GANYMEDE_SANDBOX_LAYERS", "").split(",") if x]
-    report: dict[str, Any] = {"layers": [*layers, "audit-hook"], "violations": []}
+    report: dict[str, Any] = {"layers": layers, "violations": []}
     namespace: dict[str, Any] = {}
     for module in config["preload"]:
         __import__(module)
@@ -821,7 +900,9 @@ def _run(config_path: str) -> None:
     namespace["__builtins__"] = _safe_builtins(allowed)
     namespace["__name__"] = "__sandbox__"
     readable = [*config["readable"], *config["system_readable"], config["module_file"]]
+    _seccomp_no_new_processes(report["layers"])
     _install_audit_hook(workdir, readable, frozenset(config["denied_modules"]), report["violations"])
+    layers.append("audit-hook")
     try:
         code = compile(config["code"], "<code>", "exec")
         exec(code, namespace)

@@ -118,7 +118,7 @@ ATTACKS: list[Attack] = [
         "posixsubprocess_direct",
         REAL_IMPORT + "ps, os = imp('_posixsubprocess'), imp('os')\nr, w = os.pipe()\n"
         "pid = ps.fork_exec([b'/usr/bin/touch', b'{outside}/ESCAPED'], [b'/usr/bin/touch'], True, (w,), None, None,"
-        " -1, -1, -1, -1, -1, -1, r, w, True, False, -1, None, None, None, -1, None)\n"
+        " -1, -1, -1, -1, -1, -1, r, w, True, False, -1, None, None, None, -1, None, False)\n"
         "os.waitpid(pid, 0)\nresult = 'ESCAPED'",
         "bypasses subprocess' own audit event",
     ),
@@ -132,10 +132,25 @@ ATTACKS: list[Attack] = [
         REAL_IMPORT + "imp('os').posix_spawn('/usr/bin/touch', ['touch', '{outside}/ESCAPED'], {{}})\nresult='ESCAPED'",
         "spawn without fork",
     ),
+    Attack(
+        "orphan_python_process",
+        REAL_IMPORT + "ps, os = imp('_posixsubprocess'), imp('os')\nr, w = os.pipe()\n"
+        "exe = os.fsencode(os.sys.executable)\n"
+        "pid = ps.fork_exec([exe, b'-c', b'import time; time.sleep(61.25)'], [exe], True, (w,), None, None,"
+        " -1, -1, -1, -1, -1, -1, r, w, True, True, -1, None, None, None, -1, None, False)\nresult = 'ESCAPED'",
+        "a new session that outlives the run",
+    ),
+    Attack(
+        "swap_stdout_for_link",
+        REAL_IMPORT + "os = imp('os')\nos.remove('stdout.txt')\nos.symlink('{secret_file}', 'stdout.txt')\n"
+        "result = 'ESCAPED'",
+        "make the host read a file through a planted link",
+    ),
     Attack("fork_bomb", REAL_IMPORT + "os = imp('os')\nwhile True:\n    os.fork()", "fork bomb"),
     Attack(
         "thread_bomb",
-        REAL_IMPORT + "t = imp('threading')\nthreads = [t.Thread(target=lambda: None) for _ in range(100000)]\n"
+        REAL_IMPORT + "t, nap = imp('threading'), imp('time').sleep\n"
+        "threads = [t.Thread(target=nap, args=(30,), daemon=True) for _ in range(100000)]\n"
         "for th in threads:\n    th.start()\nresult = 'ESCAPED'",
         "thread bomb (threads count as processes)",
     ),
