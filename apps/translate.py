@@ -232,7 +232,10 @@ class Translator:
         config: GenerationConfig | None = None,
         prompt: str = PROMPT,
         clean: bool | None = None,
+        candidates: int = 1,
     ) -> None:
+        """`candidates` > 1: the greedy translation plus sampled ones, and the one that agrees most with the
+        others (minimum-Bayes-risk selection under chrF) wins; costs `candidates` times the generation time."""
         from core.prompts import load_prompt
 
         self.backend = backend
@@ -243,14 +246,26 @@ class Translator:
         self.config = config or self.spec.config()
         self.clean = prompt != BASELINE_PROMPT if clean is None else clean
         self.budget = input_budget(backend, self.spec, self.config)
+        if candidates < 1:
+            raise GanymedeError(f"candidates must be at least 1, not {candidates}")
+        self.candidates = candidates
 
     def _one(self, text: str) -> str:
+        from apps.evaluation.mt import consensus_index
+
         messages = build_messages(self.spec, text, self.source, self.target, self.glossary)
         limit = int(self.backend.count_tokens(text) * LENGTH_FACTOR) + LENGTH_MARGIN
         config = self.config.merged(max_new_tokens=min(self.config.max_new_tokens, limit))
+        configs = [config] + [
+            config.merged(greedy=False, temperature=0.7, top_p=0.95, top_k=40, seed=(config.seed or 0) + k)
+            for k in range(1, self.candidates)
+        ]
+        replies = []
         with call_context(app="translate", template=self.spec.name):
-            reply = self.backend.chat(messages, config).text
-        return clean_reply(reply, text) if self.clean else reply.strip()
+            for each in configs:
+                reply = self.backend.chat(messages, each).text
+                replies.append(clean_reply(reply, text) if self.clean else reply.strip())
+        return replies[consensus_index(replies)]
 
     def translate(self, text: str) -> str:
         """One segment (a paragraph, a subtitle cue, a cell): blank or symbol-only text passes through, and a
@@ -282,13 +297,14 @@ def translate_text(
     glossary: Glossary | None = None,
     config: GenerationConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
+    candidates: int = 1,
 ) -> Translation:
     """Translate plain text paragraph by paragraph (blank lines kept)."""
     if not text.strip():
         raise GanymedeError("nothing to translate: the text is empty")
     target_lang = languages.resolve(target)
     source_lang, detection = resolve_source(source, text)
-    translator = Translator(backend, source_lang, target_lang, glossary, config)
+    translator = Translator(backend, source_lang, target_lang, glossary, config, candidates=candidates)
     parts = split_paragraphs(text)
     paragraphs = len(parts[::2])
     out: list[str] = []
@@ -332,6 +348,7 @@ def evaluate(
     prompt: str = PROMPT,
     config: GenerationConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
+    candidates: int = 1,
 ) -> tuple[dict[str, Any], list[str]]:
     """Corpus BLEU/chrF of the translations of `rows` (one language pair), and the translations."""
     from apps.evaluation.mt import corpus_scores
@@ -344,14 +361,20 @@ def evaluate(
         languages.resolve(r["target_lang"]) != target or languages.resolve(r["source_lang"]) != source for r in rows
     ):
         raise GanymedeError("evaluation rows mix language pairs", "evaluate one pair per file")
-    translator = Translator(backend, source, target, config=config, prompt=prompt)
+    translator = Translator(backend, source, target, config=config, prompt=prompt, candidates=candidates)
     hypotheses = []
     for i, row in enumerate(rows, start=1):
         hypotheses.append(translator.translate(row["source"]))
         if progress:
             progress(i, len(rows))
     scores = corpus_scores(hypotheses, [r["reference"] for r in rows], target.code)
-    return {**scores, "pair": f"{source.code}-{target.code}", "prompt": prompt, "model": backend.ref.raw}, hypotheses
+    info = {
+        "pair": f"{source.code}-{target.code}",
+        "prompt": prompt,
+        "model": backend.ref.raw,
+        "candidates": candidates,
+    }
+    return {**scores, **info}, hypotheses
 
 
 # -- files ---------------------------------------------------------------------------------------------
@@ -458,6 +481,7 @@ def translate_file(
     column: str | None = None,
     many: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    candidates: int = 1,
 ) -> FileResult:
     """Translate one file in its format and write the result atomically; problems inside the file (bad records,
     markup the model broke, glossary terms missed) are listed in `issues`, the file carries on."""
@@ -472,7 +496,7 @@ def translate_file(
     target_lang = languages.resolve(target)
     sample = "\n".join(s.text for s in segments)[:2000]
     result.source, result.detection = resolve_source(source, sample or "?")
-    translator = Translator(backend, result.source, target_lang, glossary, config)
+    translator = Translator(backend, result.source, target_lang, glossary, config, candidates=candidates)
     result.output = default_output(file, target_lang, output, many)
     if result.output.resolve() == file.resolve():
         raise InputFileError(f"{file}: the output would overwrite the input", "choose another -o")
@@ -534,6 +558,12 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--detect", action="store_true", help="only detect the language of the input and print it")
     parser.add_argument("--list-languages", action="store_true", help="list the known languages and exit")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        default=1,
+        help="translate N times (greedy + sampled) and keep the consensus (MBR under chrF); N times slower",
+    )
     add_model_args(parser)
     add_generation_args(parser)
     parser.set_defaults(func=run_cli)
@@ -609,6 +639,7 @@ def run_cli(args: argparse.Namespace) -> int:
             glossary,
             config,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            candidates=args.candidates,
         )
     if result.detection:
         print(f"detected source language: {result.detection.describe()}", file=sys.stderr)
@@ -661,6 +692,7 @@ def _run_files(args: argparse.Namespace, files: list[str], missing: list[str]) -
                     args.column,
                     many,
                     progress=lambda done, total, t=task: bar.update(t, completed=done, total=total),
+                    candidates=args.candidates,
                 )
             except GanymedeError as exc:  # one bad file is reported; the batch goes on
                 result = FileResult(Path(item), error=f"{item}: {exc}")
@@ -689,6 +721,12 @@ def add_eval_cli(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--save", help="write the translations (JSONL: id, source, reference, hypothesis) here")
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object (last line)")
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        default=1,
+        help="translate N times (greedy + sampled) and keep the consensus (MBR under chrF); N times slower",
+    )
     add_model_args(parser)
     add_generation_args(parser)
     parser.set_defaults(func=run_eval_cli)
@@ -706,7 +744,12 @@ def run_eval_cli(args: argparse.Namespace) -> int:
     with _progress_bar(f"translating {Path(args.data).name}") as bar:
         task = bar.add_task("", total=len(rows))
         scores, hypotheses = evaluate(
-            backend, rows, args.prompt, config, progress=lambda done, total: bar.update(task, completed=done)
+            backend,
+            rows,
+            args.prompt,
+            config,
+            progress=lambda done, total: bar.update(task, completed=done),
+            candidates=args.candidates,
         )
     scores["seconds"] = round(time.perf_counter() - start, 1)
     if args.save:

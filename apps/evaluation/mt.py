@@ -36,3 +36,18 @@ def sentence_chrf(hypothesis: str, reference: str) -> float:
     from sacrebleu.metrics import CHRF
 
     return round(CHRF().sentence_score(hypothesis, [reference]).score, 2)
+
+
+def consensus_index(candidates: Sequence[str]) -> int:
+    """Index of the candidate with the highest mean chrF against the others (minimum-Bayes-risk selection);
+    ties go to the earliest, so with one or two candidates the first (greedy) one wins."""
+    if len(candidates) <= 2:
+        return 0
+    from sacrebleu.metrics import CHRF
+
+    chrf = CHRF()
+    scores = [
+        sum(chrf.sentence_score(hyp, [other]).score for j, other in enumerate(candidates) if j != i)
+        for i, hyp in enumerate(candidates)
+    ]
+    return max(range(len(candidates)), key=lambda i: (scores[i], -i))

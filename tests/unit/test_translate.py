@@ -335,3 +335,23 @@ def test_clean_reply_keeps_a_note_line_the_source_had() -> None:
     source = "Opening hours are 9 to 5.\nNote: closed on Sundays."
     reply = "Öffnungszeiten sind 9 bis 17 Uhr.\nNote: sonntags geschlossen."
     assert translate.clean_reply(reply, source) == reply
+
+
+# -- several candidates (MBR) ------------------------------------------------------------------------
+def test_consensus_picks_the_candidate_closest_to_the_others() -> None:
+    from apps.evaluation.mt import consensus_index
+
+    outlier = "Völlig andere Worte hier"
+    assert consensus_index([outlier, "Der Hund schläft im Garten.", "Der Hund schläft im Garten!"]) == 1
+    assert consensus_index(["a", "b"]) == 0  # two candidates: nothing to vote, greedy stays
+
+
+def test_candidates_sample_after_the_greedy_one_and_keep_the_consensus() -> None:
+    replies = ["Völlig andere Worte hier", "Der Hund schläft im Garten.", "Der Hund schläft im Garten!"]
+    backend = ScriptedBackend(replies)
+    out = translate.Translator(backend, EN, DE, candidates=3).translate("The dog sleeps in the garden.")
+    assert out == "Der Hund schläft im Garten."
+    configs = [config for _, config, _ in backend.calls]
+    assert configs[0].greedy and not configs[1].greedy and configs[1].seed != configs[2].seed
+    with pytest.raises(GanymedeError):
+        translate.Translator(backend, EN, DE, candidates=0)
