@@ -20,7 +20,7 @@ def test_sentence_into_german_keeps_glossary_term(small_backend) -> None:
     result = translate.translate_text(small_backend, "Ganymede is a moon of Jupiter.", "de", "en", glossary)
     assert "Ganymede" in result.text
     assert result.glossary_missing == []
-    assert "Jupiter" in result.text and "moon" not in result.text.lower()
+    assert "Jupiter" in result.text and " ist " in result.text  # German, not the English echoed back
 
 
 def test_subtitles_keep_structure_with_a_real_model(small_backend, tmp_path: Path) -> None:
