@@ -114,25 +114,40 @@ def split_into_chunks(text: str, count_tokens: Callable[[str], int], budget: int
 
 
 # -- postprocess: parse and locate --------------------------------------------------------------------
+def _items_of(data: object) -> list[object] | None:
+    """The answer as a list of {"text", "label"} items. Accepted shapes: {"PER": ["Ann"], ...} (what the prompt
+    asks for: fewest tokens), [{"text": "Ann", "label": "PER"}, ...], or {"entities": [...]}."""
+    if isinstance(data, dict) and isinstance(data.get("entities"), list):
+        return data["entities"]
+    if isinstance(data, dict):
+        items: list[object] = []
+        for label, names in data.items():
+            for name in names if isinstance(names, list) else [names]:
+                items.append({"text": name, "label": label})
+        return items
+    return data if isinstance(data, list) else None
+
+
 def parse_reply(reply: str, labels: Sequence[str], stats: LLMStats) -> list[RawEntity] | None:
-    """The JSON list in the reply (bare, fenced, or under an "entities" key); None when there is none."""
+    """The entities in the reply's JSON (bare or fenced, see `_items_of`); None when there is no JSON answer."""
     cleaned = re.sub(r"```(?:json)?", "", reply).strip()
     data = None
-    for opener, closer in (("[", "]"), ("{", "}")):
-        start, end = cleaned.find(opener), cleaned.rfind(closer)
-        if start != -1 and end > start:
+    starts = [i for i in (cleaned.find("{"), cleaned.find("[")) if i != -1]
+    for start in sorted(starts):
+        closer = "}" if cleaned[start] == "{" else "]"
+        end = cleaned.rfind(closer)
+        if end > start:
             try:
                 data = json.loads(cleaned[start : end + 1])
                 break
             except json.JSONDecodeError:
                 continue
-    if isinstance(data, dict):
-        data = data.get("entities")
-    if not isinstance(data, list):
+    raw_items = _items_of(data)
+    if raw_items is None:
         return None
     allowed = {label.upper() for label in labels}
     items: list[RawEntity] = []
-    for item in data:
+    for item in raw_items:
         try:
             entity = RawEntity.model_validate(item)
         except ValidationError:
