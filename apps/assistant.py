@@ -261,10 +261,13 @@ def build_registry(
     api_specs: Sequence[str] = (),
     allow_urls: Sequence[str] = (),
     allow_private: bool = False,
+    backend: Backend | None = None,
 ) -> ToolRegistry:
     from apps.tools import default_registry
 
-    registry = default_registry(index=index, api_specs=api_specs, allow_urls=allow_urls, allow_private=allow_private)
+    registry = default_registry(
+        index=index, api_specs=api_specs, allow_urls=allow_urls, allow_private=allow_private, backend=backend
+    )
     wanted = {n.strip() for n in names.split(",") if n.strip()}
     if "all" in wanted:
         return registry
@@ -291,15 +294,16 @@ def run_ask_cli(args: argparse.Namespace) -> int:
     from core.prompts import load_prompt
 
     index = open_index(args.index, must_exist=True) if args.index else None
+    config = config_from_args(load_prompt(PROMPT).config(), args)
+    backend = load_backend_from_args(args)
     registry = build_registry(
         args.tools,
         index=index,
         api_specs=args.api_spec,
         allow_urls=args.allow_url,
         allow_private=args.allow_private,
+        backend=backend,
     )
-    config = config_from_args(load_prompt(PROMPT).config(), args)
-    backend = load_backend_from_args(args)
 
     def show(step: Step) -> None:
         if not args.json:

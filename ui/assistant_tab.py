@@ -92,12 +92,12 @@ def build(shared: sh.Shared) -> None:
         if not text.strip():
             raise gr.Error("Type a question first.")
         doc_index = index.open_index(name, must_exist=True) if name else None
-        available = set(assistant.build_registry("all").names())
+        backend = sh.backend(*settings)
+        available = set(assistant.build_registry("all", backend=backend).names())
         wanted = [t for t in chosen if t in available]
         if len(wanted) < len(chosen):
             gr.Warning(f"Not available here: {', '.join(sorted(set(chosen) - available))}")
-        registry = assistant.build_registry(",".join(wanted) or "none", index=doc_index)
-        backend = sh.backend(*settings)
+        registry = assistant.build_registry(",".join(wanted) or "none", index=doc_index, backend=backend)
         config = sh.config(spec.config(), *settings)
         updates: queue.Queue[Any] = queue.Queue()
         result: dict[str, Any] = {}

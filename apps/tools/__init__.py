@@ -275,9 +275,10 @@ def default_registry(
     api_specs: Iterable[str] = (),
     allow_urls: Iterable[str] = (),
     allow_private: bool = False,
+    backend: Any = None,
 ) -> ToolRegistry:
     """The built-in tools (search_documents when an index is given, http_api when a spec is registered,
-    query_table when the pandas sandbox is installed), then @tool and entry-point tools."""
+    query_table when a backend is given and the pandas sandbox is installed), then @tool and entry-point tools."""
     from apps.tools import calculator, clock
 
     registry = ToolRegistry([calculator.TOOL, clock.TOOL])
@@ -287,7 +288,7 @@ def default_registry(
         registry.add(search_tool(index))
     from apps.tools.table import table_tool
 
-    table = table_tool()
+    table = table_tool(backend)
     if table is not None:
         registry.add(table)
     specs = list(api_specs)

@@ -142,14 +142,22 @@ def test_side_effect_tools_need_confirmation() -> None:
     assert done == ["a"]
 
 
-def test_query_table_only_when_the_pandas_sandbox_exists() -> None:
-    import importlib.util
+def test_query_table_needs_a_backend_and_runs_in_the_pandas_sandbox(tmp_path: Path, monkeypatch) -> None:
+    from tests.fakes import ScriptedBackend
 
-    available = importlib.util.find_spec("apps.pandas_code") is not None
-    assert (table_tool() is not None) == (
-        available and hasattr(importlib.import_module("apps.pandas_code"), "answer_question")
-    )
-    assert ("query_table" in default_registry().names()) == (table_tool() is not None)
+    assert table_tool(None) is None and "query_table" not in default_registry().names()
+    pytest.importorskip("apps.pandas_code")
+    table = tmp_path / "people.csv"
+    table.write_text("name,age\nalice,31\nbob,45\n")
+    backend = ScriptedBackend("```python\nresult = df['age'].sum()\n```")
+    made = table_tool(backend, roots=[tmp_path])
+    assert made is not None
+    registry = ToolRegistry([made])
+    step = registry.run("query_table", {"path": str(table), "question": "total age?"})
+    assert step.ok, step.result
+    assert "76" in step.result
+    outside = registry.run("query_table", {"path": "/etc/passwd", "question": "x"})
+    assert not outside.ok and "outside the allowed folders" in outside.result
 
 
 # -- http_api ---------------------------------------------------------------------------------------------------------
