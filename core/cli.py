@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         if hasattr(module, "add_eval_cli"):
             module.add_eval_cli(eval_sub)
 
+    importlib.import_module("core.bench").add_cli(sub)
+
     models = sub.add_parser("models", help="list bundled models and whether each is installed")
     models.add_argument("--json", action="store_true")
     models.set_defaults(func=_cmd_models)
