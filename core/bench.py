@@ -19,6 +19,7 @@ from typing import Any
 
 from core import settings
 from core.cliargs import print_json, status
+from core.errors import GanymedeError
 from core.generation import GenerationConfig
 
 DECODE_PROMPT = [{"role": "user", "content": "Write a detailed, multi-paragraph story about a lighthouse keeper."}]
@@ -221,6 +222,127 @@ def bench_serve(model: str | None, requests_per_client: int, levels: tuple[int, 
     return {"benchmark": "serve", "model": backend.ref.raw, "levels": results}
 
 
+# -- batch summarization -------------------------------------------------------------------------------
+def dialogsum_rows(count: int) -> list[Any]:
+    from apps.summarize import read_eval_rows
+
+    path = settings.shared_data_dir() / "dialogsum" / "dev.jsonl"
+    if not path.is_file():
+        raise GanymedeError(f"DialogSum dev data not found at {path}", "set GANYMEDE_DATA to the shared data folder")
+    return read_eval_rows(path, limit=count)
+
+
+def bench_batch(model: str | None, count: int) -> dict[str, Any]:
+    """Dialogues per minute: the summarizer's batched path vs one request per dialogue, same backend and
+    prompt. The transformers backend is the one that batches locally (left-padded `generate`)."""
+    from apps.summarize import Summarizer
+    from core.backends import load_backend
+
+    rows = dialogsum_rows(count)
+    backend = load_backend(model, backend="transformers")
+    summarizer = Summarizer(backend, summarizer_config())
+
+    def one_at_a_time() -> float:
+        start = time.perf_counter()
+        for row in rows:
+            summarizer.summarize(row)
+        return time.perf_counter() - start
+
+    def batched() -> float:
+        start = time.perf_counter()
+        failures = [r for r in summarizer.summarize_many(rows) if isinstance(r, Exception)]
+        if failures:
+            raise failures[0]
+        return time.perf_counter() - start
+
+    samples = alternate(1, one_at_a_time=one_at_a_time, batched=batched)
+    single, batch = median(samples["one_at_a_time"]), median(samples["batched"])
+    return {
+        "benchmark": "batch",
+        "model": backend.ref.raw,
+        "backend": backend.name,
+        "dialogues": len(rows),
+        "batch_size": backend.batch_size,
+        "one_at_a_time_per_min": round(len(rows) * 60 / single, 2),
+        "batched_per_min": round(len(rows) * 60 / batch, 2),
+        "ratio": round(single / batch, 2),
+    }
+
+
+def summarizer_config() -> GenerationConfig:
+    from apps.summarize import PROMPT
+    from core.prompts import load_prompt
+
+    return load_prompt(PROMPT).config().merged(greedy=True)
+
+
+# -- NER --------------------------------------------------------------------------------------------------
+def short_articles(count: int, sentences_per_article: int = 3) -> list[str]:
+    """`count` short news articles: consecutive CoNLL-2003 dev sentences, detokenized, cycled if needed."""
+    from apps.ner_conll import read_conll
+
+    path = settings.shared_data_dir() / "conll2003" / "eng.testa"
+    if not path.is_file():
+        raise GanymedeError(f"CoNLL-2003 dev data not found at {path}", "set GANYMEDE_DATA to the shared data folder")
+    sentences = [" ".join(s.words) for s in read_conll(path)]
+    articles = [
+        " ".join(sentences[i : i + sentences_per_article]) for i in range(0, len(sentences), sentences_per_article)
+    ]
+    return [articles[i % len(articles)] for i in range(count)]
+
+
+def bench_ner(count: int, runs: int) -> dict[str, Any]:
+    """Documents per second for the spaCy engines: `nlp.pipe` batching (what Ganymede runs) vs one `nlp(text)`
+    call per document; and the whole `ganymede ner` command over `count` files (start-up and I/O included)."""
+    import tempfile
+
+    from apps.ner import load_engine
+
+    texts = short_articles(count)
+    engines = {}
+    for name in ("spacy", "news"):
+        engine = load_engine(name)
+        nlp = engine.nlp
+
+        def piped(engine: Any = engine) -> float:
+            start = time.perf_counter()
+            engine.extract(texts)
+            return time.perf_counter() - start
+
+        def one_by_one(nlp: Any = nlp) -> float:
+            start = time.perf_counter()
+            for text in texts:
+                nlp(text)
+            return time.perf_counter() - start
+
+        samples = alternate(runs, one_by_one=one_by_one, piped=piped)
+        single, piped_s = median(samples["one_by_one"]), median(samples["piped"])
+        engines[name] = {
+            "docs_per_s": round(len(texts) / piped_s, 1),
+            "one_by_one_docs_per_s": round(len(texts) / single, 1),
+            "ratio": round(single / piped_s, 2),
+        }
+    with tempfile.TemporaryDirectory() as folder:
+        for i, text in enumerate(texts):
+            Path(folder, f"article-{i:04d}.txt").write_text(text, encoding="utf-8")
+        out = Path(folder, "entities.jsonl")
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "core.cli", "ner", folder, "--engine", "spacy", "-o", str(out)],
+            check=True,
+            capture_output=True,
+        )
+        command_s = time.perf_counter() - start
+    return {
+        "benchmark": "ner",
+        "documents": len(texts),
+        "runs": runs,
+        **{f"{name}_{key}": value for name, figures in engines.items() for key, value in figures.items()},
+        "command_wall_s": round(command_s, 2),
+        "command_docs_per_s": round(len(texts) / command_s, 1),
+    }
+
+
 # -- startup ------------------------------------------------------------------------------------------
 def bench_startup(model: str | None, runs: int) -> dict[str, Any]:
     """`ganymede --help` against a bare `python -c pass`; `ganymede chat -m` wall time minus model load."""
@@ -263,8 +385,10 @@ def bench_startup(model: str | None, runs: int) -> dict[str, Any]:
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "decode": lambda a: bench_decode(a.model, a.tokens, a.runs),
+    "batch": lambda a: bench_batch(a.model, a.dialogues),
     "prefix": lambda a: bench_prefix(a.model, a.runs),
     "serve": lambda a: bench_serve(a.model, a.requests, (1, 4, 16)),
+    "ner": lambda a: bench_ner(a.documents, a.runs),
     "startup": lambda a: bench_startup(a.model, a.runs),
 }
 
@@ -299,6 +423,8 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--tokens", type=int, default=128, help="tokens to decode (decode)")
     parser.add_argument("--requests", type=int, default=4, help="requests per client (serve)")
+    parser.add_argument("--dialogues", type=int, default=32, help="DialogSum dev dialogues (batch)")
+    parser.add_argument("--documents", type=int, default=1000, help="short articles (ner)")
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
     parser.add_argument("--out", default=str(settings.repo_root() / "docs" / "benchmarks.md"))
     parser.set_defaults(func=run_cli)

@@ -29,8 +29,11 @@ def _converted_cache(ref: ModelRef) -> Path:
 class TransformersBackend(Backend):
     name = "transformers"
 
-    def __init__(self, ref: ModelRef, dtype: str = "bfloat16", adapter: str | None = None, **options: Any) -> None:
+    def __init__(
+        self, ref: ModelRef, dtype: str = "bfloat16", adapter: str | None = None, batch_size: int = 8, **options: Any
+    ) -> None:
         super().__init__(ref, **options)
+        self.batch_size = max(1, batch_size)
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -131,7 +134,14 @@ class TransformersBackend(Backend):
         return self._generate([messages], config, tools)[0]
 
     def _chat_batch(self, batch: list[list[Message]], config: GenerationConfig) -> list[Completion]:
-        return self._generate(batch, config, None)
+        # Prompts of similar length share a `generate` call: less padding to compute, bounded memory.
+        order = sorted(range(len(batch)), key=lambda i: self.count_tokens(batch[i]))
+        results: list[Completion] = [None] * len(batch)  # type: ignore[list-item]
+        for start in range(0, len(order), self.batch_size):
+            group = order[start : start + self.batch_size]
+            for i, completion in zip(group, self._generate([batch[i] for i in group], config, None), strict=True):
+                results[i] = completion
+        return results
 
     def _generate(self, batch: list[list[Message]], config: GenerationConfig, tools: Tools) -> list[Completion]:
         start = time.perf_counter()
