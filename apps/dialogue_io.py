@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InputFileError
+from core.fileio import jsonl_records
 
 FORMATS = ("txt", "json", "jsonl", "csv", "srt", "vtt")
 EXTENSIONS = {f".{fmt}": fmt for fmt in FORMATS}
@@ -140,17 +141,7 @@ def read_json(text: str, path: str) -> list[Dialogue]:
 
 def read_jsonl(text: str, path: str) -> list[Dialogue]:
     """One dialogue record a line, or (when the lines are turns) one dialogue of the whole file."""
-    records = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputFileError(f"{path} line {number}: not valid JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise InputFileError(f"{path} line {number}: expected a JSON object")
-        records.append((number, record))
+    records = list(jsonl_records(text.splitlines(), path))
     if not records:
         raise InputFileError(f"{path}: the file has no records")
     if "dialogue" in records[0][1] or "turns" in records[0][1]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from apps.ner_labels import CONLL, ONTONOTES, Entity, LabelChoice, parse_labels
 from core.errors import GanymedeError
+from core.fileio import write_atomic
 
 if TYPE_CHECKING:
     from apps.ner_io import Document, InputProblem
@@ -208,7 +209,7 @@ def text_from_file(path: str | Path) -> str:
 
 def export(doc: Document, fmt: str, folder: str | Path) -> Path:
     """Write one annotated document in an output format; returns the file's path."""
-    from apps.ner_io import render, write_atomic
+    from apps.ner_io import render
 
     path = Path(folder) / f"entities.{fmt}"
     write_atomic(path, render([doc], fmt))
@@ -295,7 +296,7 @@ def cmd_ner(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - started
     content = ner_io.render(docs, fmt)
     if args.output:
-        ner_io.write_atomic(args.output, content)
+        write_atomic(args.output, content)
     else:
         sys.stdout.write(content)
     counts = ner_io.label_counts(docs)

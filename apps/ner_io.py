@@ -7,8 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -262,20 +260,6 @@ WRITERS = {"json": to_json, "jsonl": to_jsonl, "csv": to_csv, "conll": to_conll,
 
 def render(docs: Sequence[Document], fmt: str) -> str:
     return WRITERS[fmt](docs)
-
-
-def write_atomic(path: str | Path, content: str) -> None:
-    """Write to a temporary file beside the target, then rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def label_counts(docs: Iterable[Document]) -> dict[str, int]:

@@ -20,6 +20,7 @@ from apps import sandbox
 from core.calllog import call_context
 from core.cliargs import add_generation_args, add_model_args, config_from_args, load_backend_from_args, print_json
 from core.errors import GanymedeError, InputFileError
+from core.fileio import write_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -351,38 +352,20 @@ def result_as_frame(result: sandbox.SandboxResult | None) -> pd.DataFrame | None
 
 def save_charts(result: sandbox.SandboxResult, folder: Path, stem: str = "chart") -> list[Path]:
     """Write the result's charts as PNG files (atomically)."""
-    import os
-
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, png in enumerate(result.charts, start=1):
-        path = folder / f"{stem}-{i}.png"
-        tmp = path.with_suffix(".png.tmp")
-        tmp.write_bytes(png)
-        os.replace(tmp, path)
-        paths.append(path)
-    return paths
+    return [write_atomic(folder / f"{stem}-{i}.png", png) for i, png in enumerate(result.charts, start=1)]
 
 
 def write_downloads(answer: Answer, folder: Path) -> list[Path]:
     """The result as CSV (a table) or JSON (a value), the code, and the charts as PNG, written atomically."""
     import json
-    import os
 
-    folder.mkdir(parents=True, exist_ok=True)
     files: list[tuple[str, str]] = [("code.py", answer.code)]
     frame = result_as_frame(answer.result)
     if frame is not None and answer.result is not None and answer.result.kind in ("dataframe", "series"):
         files.append(("result.csv", frame.to_csv(index=False)))
     elif answer.ok:
         files.append(("result.json", json.dumps(result_to_jsonable(answer.result), default=str, indent=2)))
-    paths = []
-    for name, text in files:
-        path = folder / name
-        tmp = folder / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-        paths.append(path)
+    paths = [write_atomic(folder / name, text) for name, text in files]
     if answer.result is not None:
         paths += save_charts(answer.result, folder)
     return paths
@@ -516,11 +499,8 @@ def run_eval_cli(args: argparse.Namespace) -> int:
         # rewritten after every problem, so a long run that is stopped still leaves its outcomes
         if args.details:
             import json
-            import os
 
-            tmp = args.details.with_suffix(args.details.suffix + ".tmp")
-            tmp.write_text("".join(json.dumps(d, default=str) + "\n" for d in details), encoding="utf-8")
-            os.replace(tmp, args.details)
+            write_atomic(args.details, "".join(json.dumps(d, default=str) + "\n" for d in details))
 
     if kind == "pandaseval":
         metrics, details = evaluate_pandaseval(backend, rows, args, retries=args.retries, save=save)

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from apps.dialogue_io import FORMATS, Dialogue, Turn, expand_paths, parse_turn_lines, read_file, split_sentences
 from core.calllog import call_context
 from core.errors import ContextWindowExceededError, GanymedeError, InputFileError
+from core.fileio import write_atomic
 
 if TYPE_CHECKING:
     from core.backends.base import Backend
@@ -399,20 +398,6 @@ def read_records(path: str | Path, fmt: str) -> list[dict[str, Any]]:
         return records
     pattern = _MD_ENTRY if fmt == "md" else _TXT_ENTRY
     return [{"source": m.group(1), "summary": m.group(2).strip()} for m in pattern.finditer(text)]
-
-
-def write_atomic(path: str | Path, content: str) -> None:
-    """Write to a temporary file beside `path`, then rename over it: readers never see half a file."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass

@@ -21,6 +21,7 @@ from apps.languages import Detection, Language
 from core.calllog import call_context
 from core.cliargs import add_generation_args, add_model_args, config_from_args, load_backend_from_args, print_json
 from core.errors import GanymedeError, InputFileError
+from core.fileio import jsonl_records, write_atomic
 from core.generation import GenerationConfig
 
 if TYPE_CHECKING:
@@ -326,13 +327,7 @@ def read_eval_rows(path: str | Path, limit: int | None = None) -> list[dict[str,
         )
     rows: list[dict[str, str]] = []
     with file.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputFileError(f"{file} line {number}: not valid JSON ({exc.msg})") from None
+        for number, row in jsonl_records(handle, file):
             missing = {"source", "reference", "source_lang", "target_lang"} - set(row)
             if missing:
                 raise InputFileError(f"{file} line {number}: missing {', '.join(sorted(missing))}")
@@ -411,22 +406,6 @@ def default_output(path: Path, target: Language, out: str | Path | None, many: b
     if many or out_path.is_dir():
         return out_path / name
     return out_path
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class ResumeLog:

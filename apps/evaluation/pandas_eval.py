@@ -8,7 +8,6 @@ DABench (InfiAgent): closed-form answers `@name[value]`; a question is correct w
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InputFileError
+from core.fileio import jsonl_records
 
 PASS_MARK = "pandaseval-passed"
 
@@ -28,18 +28,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise InputFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    rows = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputFileError(f"{path} line {number}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise InputFileError(f"{path} line {number}: expected a JSON object")
-        rows.append(row)
-    return rows
+    return [row for _, row in jsonl_records(lines, path)]
 
 
 def detect_format(row: dict[str, Any]) -> str:

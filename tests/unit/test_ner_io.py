@@ -22,7 +22,6 @@ from apps.ner_io import (
     label_counts,
     render,
     to_conll,
-    write_atomic,
 )
 from apps.ner_labels import Entity
 from core.errors import GanymedeError
@@ -180,14 +179,6 @@ def test_format_for() -> None:
     assert format_for(None, None) == "jsonl"
     with pytest.raises(GanymedeError, match="output format"):
         format_for("out.xlsx", None)
-
-
-def test_write_atomic_replaces_whole_file(tmp_path: Path) -> None:
-    target = tmp_path / "deep" / "out.json"
-    write_atomic(target, "first")
-    write_atomic(target, "second")
-    assert target.read_text(encoding="utf-8") == "second"
-    assert [p.name for p in target.parent.iterdir()] == ["out.json"]  # no temp files left behind
 
 
 def test_label_counts() -> None:

@@ -1,0 +1,49 @@
+"""Files every app reads and writes the same way: atomic writes (readers never see half a file, a crash
+never leaves a truncated output) and JSONL records whose errors name the file and line."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from core.errors import InputFileError
+
+
+def write_atomic(path: str | Path, content: str | bytes) -> Path:
+    """Write to a temporary file beside `path`, then rename it over `path`."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        if isinstance(content, bytes):
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(content)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def jsonl_records(lines: Iterable[str], source: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; a line that is not a JSON object is an error naming
+    `source` and the line."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputFileError(
+                f"{source} line {number}: not valid JSON ({exc.msg})", "fix or remove that line"
+            ) from None
+        if not isinstance(record, dict):
+            raise InputFileError(f"{source} line {number}: expected a JSON object", "write one {...} object a line")
+        yield number, record
