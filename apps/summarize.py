@@ -530,7 +530,13 @@ def _summarizer_from_args(args: argparse.Namespace, rows: Sequence[Dialogue] = (
             selector = ExampleSelector(pool, "dialogue")
     config = config_from_args(load_prompt(PROMPT).config(), args)
     backend = load_backend_from_args(args)
-    summarizer = Summarizer(backend, config, args.shots, selector, args.strategy, args.max_words)
+    shots = args.shots
+    if shots is None and selector is None and getattr(args, "adapter", None):
+        from core.lora import read_adapter
+
+        # An adapter answers best to the prompt it was trained on (`ganymede tune` trains zero-shot).
+        shots = read_adapter(args.adapter).prompt.get("shots")
+    summarizer = Summarizer(backend, config, shots, selector, args.strategy, args.max_words)
     return summarizer, dropped
 
 
@@ -649,6 +655,7 @@ def cmd_eval_summarize(args: argparse.Namespace) -> int:
         "data": str(args.data),
         "limit": args.limit,
         "model": summarizer.backend.ref.raw,
+        "adapter": getattr(args, "adapter", None),
         "examples_file": args.examples,
         "examples_dropped_as_evaluated": dropped,
         **summarizer.settings,

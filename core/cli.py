@@ -111,13 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     logs.set_defaults(func=_cmd_logs)
 
     serve = sub.add_parser("serve", help="serve any backend as an OpenAI-compatible API")
-    add_model_args(serve)
+    add_model_args(serve, adapter=False)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=_cmd_serve)
 
     ui = sub.add_parser("ui", help="start the web UI (one tab per app)")
-    add_model_args(ui)
+    add_model_args(ui, adapter=False)
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=7860)
     ui.add_argument("--auth", help="user:pass, or a file of such lines; required to bind beyond 127.0.0.1")

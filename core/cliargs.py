@@ -10,10 +10,17 @@ from typing import Any
 from core.generation import GenerationConfig
 
 
-def add_model_args(parser: argparse.ArgumentParser) -> None:
+def add_model_args(parser: argparse.ArgumentParser, adapter: bool = True) -> None:
     group = parser.add_argument_group("model")
     group.add_argument("--model", help="model reference (default: $GANYMEDE_MODEL or bundled:qwen2.5-coder-1.5b)")
     group.add_argument("--backend", help="force a backend: llamacpp, transformers or openai")
+    if adapter:
+        group.add_argument(
+            "--adapter",
+            metavar="DIR",
+            help="LoRA adapter from `ganymede tune` (its base model is the default --model); "
+            "transformers applies it with peft, llamacpp as a GGUF LoRA",
+        )
 
 
 def add_generation_args(parser: argparse.ArgumentParser) -> None:
@@ -46,8 +53,20 @@ def load_backend_from_args(args: argparse.Namespace) -> Any:
     """Load the model the flags name, with a status line on stderr (first loads take seconds)."""
     from core.backends import load_backend
 
-    with status(f"loading {args.model or 'the default model'}"):
-        return load_backend(args.model, backend=args.backend)
+    model, options = args.model, {}
+    if getattr(args, "adapter", None):
+        from core.backends import parse_model_ref
+        from core.errors import GanymedeError
+        from core.lora import read_adapter
+
+        info = read_adapter(args.adapter)
+        model = model or info.base_model
+        if (args.backend or parse_model_ref(model).default_backend) not in ("transformers", "llamacpp"):
+            raise GanymedeError("LoRA adapters run on local backends only", "use --backend transformers or llamacpp")
+        options["adapter"] = str(info.path)
+    label = model or "the default model"
+    with status(f"loading {label}" + (f" with adapter {args.adapter}" if options else "")):
+        return load_backend(model, backend=args.backend, **options)
 
 
 def status(message: str) -> Any:

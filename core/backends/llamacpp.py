@@ -32,7 +32,14 @@ def gguf_path(ref: ModelRef) -> Path:
 class LlamaCppBackend(Backend):
     name = "llamacpp"
 
-    def __init__(self, ref: ModelRef, n_ctx: int | None = None, n_threads: int | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        ref: ModelRef,
+        n_ctx: int | None = None,
+        n_threads: int | None = None,
+        adapter: str | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(ref, **options)
         try:
             from llama_cpp import Llama
@@ -43,13 +50,29 @@ class LlamaCppBackend(Backend):
             ) from None
         path = gguf_path(ref)
         self.model_id = ref.raw
-        self.llm = Llama(
-            model_path=str(path),
-            n_ctx=n_ctx or settings.default_context_window(),
-            n_threads=n_threads or settings.default_threads(),
-            n_batch=512,
-            verbose=False,
-        )
+        lora: dict[str, Any] = {}
+        if adapter:
+            from core.lora import gguf_adapter
+
+            # A PEFT adapter folder is converted once to a GGUF LoRA that llama.cpp applies on the quantized model.
+            lora["lora_path"] = str(gguf_adapter(adapter, path))
+            self.model_id = f"{ref.raw}+{adapter}"
+        try:
+            self.llm = Llama(
+                model_path=str(path),
+                n_ctx=n_ctx or settings.default_context_window(),
+                n_threads=n_threads or settings.default_threads(),
+                n_batch=512,
+                verbose=False,
+                **lora,
+            )
+        except ValueError as exc:
+            if not lora:
+                raise
+            raise BackendUnavailableError(
+                f"llama.cpp cannot apply the adapter {adapter} to {ref.raw}: {exc}",
+                "use the adapter's own base model (see its ganymede_adapter.json) or --backend transformers",
+            ) from None
         self.context_window = self.llm.n_ctx()
         template = self.llm.metadata.get("tokenizer.chat_template")
         if not template:

@@ -56,15 +56,22 @@ class TransformersBackend(Backend):
             ) from None
         if "gguf_file" in load_kwargs:
             self._cache_converted(ref)
+        self.model_id = ref.raw
         if adapter:
             from peft import PeftModel
 
-            self.model = PeftModel.from_pretrained(self.model, adapter)
+            try:
+                self.model = PeftModel.from_pretrained(self.model, adapter)
+            except (OSError, ValueError, RuntimeError) as exc:
+                raise BackendUnavailableError(
+                    f"cannot apply the adapter {adapter} to {ref.raw}: {str(exc).splitlines()[0][:300]}",
+                    "use the adapter's own base model (see its ganymede_adapter.json)",
+                ) from None
+            self.model_id = f"{ref.raw}+{adapter}"
         self.model.eval()
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model_id = ref.raw
         self.context_window = min(
             getattr(self.model.config, "max_position_embeddings", None) or settings.default_context_window(),
             settings.default_context_window(),
