@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
             module.add_eval_cli(eval_sub)
 
     importlib.import_module("core.bench").add_cli(sub)
+    importlib.import_module("apps.tune").add_cli(sub)
 
     models = sub.add_parser("models", help="list bundled models and whether each is installed")
     models.add_argument("--json", action="store_true")
