@@ -3,15 +3,58 @@
 from __future__ import annotations
 
 import json
+import queue
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import gradio as gr
 
 from apps import chat
 from core.prompts import load_prompt
 from ui import shared as sh
+
+T = TypeVar("T")
+
+
+def on_own_thread(items: Iterator[T]) -> Iterator[T]:
+    """Iterate `items` on a thread of its own and pass the items on.
+
+    Gradio advances a generator on whichever worker thread is free and may close it from another (its event
+    loop, on a cancel or reset), but a local backend holds its lock (an RLock, owned by one thread) across a
+    stream's yields: closed from another thread, the lock is never released and the next model call from any
+    other thread hangs. Here the stream is consumed and closed on one thread; closing this generator (or
+    dropping it, as a Stop does) tells that thread to stop."""
+    out: queue.Queue[tuple[str, Any]] = queue.Queue()
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in items:
+                out.put(("item", item))
+                if stop.is_set():
+                    break
+        except Exception as exc:  # re-raised in the consumer, where user_errors shows it
+            out.put(("error", exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+            out.put(("end", None))
+
+    threading.Thread(target=work, daemon=True, name="ganymede-stream").start()
+    try:
+        while True:
+            kind, value = out.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
 
 
 def build(shared: sh.Shared) -> None:
@@ -43,24 +86,54 @@ def build(shared: sh.Shared) -> None:
                 send = gr.Button("Send", variant="primary", scale=1)
                 stop = gr.Button("Stop", variant="stop", scale=1)
 
+    # Sessions whose Stop was pressed. The reply ends itself at the next token, so the event completes normally:
+    # Gradio's `cancels=` races its own "completed" message and often leaves the chat showing "Error".
+    stop_requested: set[str] = set()
+
+    def request_stop(request: gr.Request) -> None:
+        stop_requested.add(request.session_hash or "")
+
+    # Gradio passes gr.Request and gr.EditData only to parameters before *settings (positional ones).
     @sh.user_errors
-    def respond(text: str, history: list[dict[str, Any]], cid: str | None, system_prompt: str, *settings: Any):
+    def respond(
+        text: str,
+        history: list[dict[str, Any]],
+        cid: str | None,
+        system_prompt: str,
+        request: gr.Request | None,
+        *settings: Any,
+    ):
         if not text.strip():
             raise gr.Error("Type a message first.")
+        session = (request.session_hash or "") if request else ""
+        stop_requested.discard(session)
         backend = sh.backend(*settings)
         config = sh.config(spec.config(), *settings)
-        for messages, trim_note, new_id in chat.stream_turn(backend, store, cid, history, text, system_prompt, config):
+        turn = chat.stream_turn(backend, store, cid, history, text, system_prompt, config)
+        for messages, trim_note, new_id in on_own_thread(turn):
             yield messages, f"*{trim_note}*" if trim_note else "", new_id, ""
+            if session in stop_requested:
+                break
+        stop_requested.discard(session)
 
     @sh.user_errors
-    def regenerate(history: list[dict[str, Any]], cid: str | None, system_prompt: str, *settings: Any):
+    def regenerate(
+        history: list[dict[str, Any]], cid: str | None, system_prompt: str, request: gr.Request, *settings: Any
+    ):
         before, text = chat.split_last_user(history)
-        yield from respond(text, before, cid, system_prompt, *settings)
+        yield from respond(text, before, cid, system_prompt, request, *settings)
 
     @sh.user_errors
-    def edited(history: list[dict[str, Any]], cid: str | None, system_prompt: str, *settings: Any, evt: gr.EditData):
+    def edited(
+        history: list[dict[str, Any]],
+        cid: str | None,
+        system_prompt: str,
+        evt: gr.EditData,
+        request: gr.Request,
+        *settings: Any,
+    ):
         before = history[: evt.index]
-        yield from respond(str(evt.value), before, cid, system_prompt, *settings)
+        yield from respond(str(evt.value), before, cid, system_prompt, request, *settings)
 
     def undo(history: list[dict[str, Any]], cid: str | None) -> tuple[list[dict[str, Any]], str]:
         before, text = chat.split_last_user(history)
@@ -110,19 +183,15 @@ def build(shared: sh.Shared) -> None:
 
     turn_inputs = [chatbot, conv_id, system, *shared.inputs]
     turn_outputs = [chatbot, note, conv_id, message]
-    events = []
     for trigger in (message.submit, send.click):
-        event = trigger(respond, [message, *turn_inputs], turn_outputs)
-        events.append(event)
-        event.then(refresh_list, conv_id, conversations)
-    retry_event = chatbot.retry(regenerate, turn_inputs, turn_outputs)
-    edit_event = chatbot.edit(edited, turn_inputs, turn_outputs)
-    events += [retry_event, edit_event]
-    for event in (retry_event, edit_event):
-        event.then(refresh_list, conv_id, conversations)
-    stop.click(None, None, None, cancels=events)
+        trigger(respond, [message, *turn_inputs], turn_outputs).then(refresh_list, conv_id, conversations)
+    chatbot.retry(regenerate, turn_inputs, turn_outputs).then(refresh_list, conv_id, conversations)
+    chatbot.edit(edited, turn_inputs, turn_outputs).then(refresh_list, conv_id, conversations)
+    stop.click(request_stop, None, None, queue=False, api_visibility="private")
     chatbot.undo(undo, [chatbot, conv_id], [chatbot, message])
     conversations.input(open_conversation, conversations, [chatbot, system, conv_id, title])
+    # The list's choices were read when the app was built: reread them on every page load.
+    gr.on(None, lambda: gr.update(choices=conversation_choices()), None, conversations, api_visibility="private")
     new_btn.click(new_chat, None, [chatbot, system, conv_id, title, conversations])
     rename_btn.click(rename, [conv_id, title], conversations)
     delete_btn.click(delete, conv_id, [conversations, chatbot, conv_id])
