@@ -117,7 +117,9 @@ def build(shared: sh.Shared) -> None:
         )
         return rows, str(out) if report.records else None, note
 
-    run_btn.click(run, [dialogue, shots, pool, strategy, max_words, *shared.inputs], [summary, info])
+    run_btn.click(
+        run, [dialogue, shots, pool, strategy, max_words, *shared.inputs], [summary, info], api_name="summarize"
+    )
     compare_btn.click(
         compare, [dialogue, reference, shots, pool, max_words, *shared.inputs], [zero_box, few_box, scores]
     )

@@ -105,7 +105,8 @@ def build(shared: sh.Shared) -> None:
         return str(done.output), found, "\n".join(lines)
 
     text_inputs = [text, source, target, glossary, *shared.inputs]
-    translate_btn.click(run_text, text_inputs, [result, detected, notes])
+    # a stable name for scripts (gradio_client); see the README's Web UI section
+    translate_btn.click(run_text, text_inputs, [result, detected, notes], api_name="translate")
     text.submit(run_text, text_inputs, [result, detected, notes])
     file_btn.click(
         run_file, [upload, source, target, glossary, field, column, *shared.inputs], [download, detected, file_notes]
