@@ -25,7 +25,7 @@ def _steps_markdown(steps: list[Step]) -> str:
     parts = []
     for number, step in enumerate(steps, 1):
         status = "" if step.ok else " — failed"
-        args = html.escape(str(step.arguments))
+        args = str(step.arguments).replace("`", "'")  # shown in a code span, where HTML entities would show as such
         parts.append(f"**{number}. `{step.tool}`**{status}  \n`{args}`\n\n```text\n{step.result[:1500]}\n```")
     return "\n\n".join(parts)
 
