@@ -1,0 +1,1 @@
+"""End-to-end tests of the web UI in a real browser (Playwright driving Chromium)."""
