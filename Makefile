@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TORCH ?= torch==2.13.0
 MESSAGE ?= In two sentences, what can a small local language model help me with?
 
-.PHONY: setup run ui serve test test-fast lint format bench clean
+.PHONY: setup run ui serve test test-fast test-ui lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,12 +28,16 @@ ui: setup
 serve: setup
 	$(BIN)/ganymede serve --port 8000
 
+# `test` includes the browser tests in tests/ui (Playwright + the system Chromium; .ci/run installs it).
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q -rs
 
 test-fast: setup
-	$(BIN)/pytest -q -m "not model"
+	$(BIN)/pytest -q -m "not model and not ui"
+
+test-ui: setup
+	$(BIN)/pytest -q -rs tests/ui
 
 lint: setup
 	$(BIN)/ruff check .
