@@ -56,7 +56,8 @@ class Backend(ABC):
         self.model_id = ref.name
         self.context_window = 8192
         # Local models hold one KV cache: calls from server threads queue here instead of corrupting it.
-        self.lock = threading.RLock()
+        # A plain Lock, not an RLock: a stream stopped from another thread (a UI Stop button) must release it.
+        self.lock = threading.Lock()
 
     # -- what a backend implements ------------------------------------------------------------
     @abstractmethod

@@ -71,3 +71,32 @@ def test_streams_consumed_later_keep_their_app_label():
         stream = backend.stream([{"role": "user", "content": "q"}])
     stream.text()
     assert calllog.recent(1, app="unit-stream")[0]["response"] == "streamed words"
+
+
+def test_a_stream_closed_from_another_thread_releases_the_model():
+    import threading
+
+    backend = ScriptedBackend("one two three four")
+    stream = iter(backend.stream([{"role": "user", "content": "hi"}]))
+    started, done = threading.Event(), threading.Event()
+
+    def consume() -> None:  # a UI worker starts the reply and stays alive (thread ids are reused once one ends)
+        next(stream)
+        started.set()
+        done.wait(timeout=30)
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    started.wait(timeout=30)
+    stopper = threading.Thread(target=stream.close)  # a Stop handler on another thread ends the reply
+    stopper.start()
+    stopper.join()
+    answered: list[str] = []
+    caller = threading.Thread(
+        target=lambda: answered.append(backend.chat([{"role": "user", "content": "x"}]).text), daemon=True
+    )
+    caller.start()
+    caller.join(timeout=10)
+    done.set()
+    consumer.join()
+    assert answered == ["one two three four"], "the model's lock was still held after the stream was closed"
