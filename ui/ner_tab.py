@@ -49,7 +49,7 @@ def build(shared: sh.Shared) -> None:
         return gr.update() if not path else ner.text_from_file(path)
 
     @sh.user_errors
-    def run(article: str, engine_name: str, label_choice: str, out_fmt: str, *settings: Any, progress=gr.Progress()):  # noqa: B008 (Gradio's way)
+    def run(article: str, engine_name: str, label_choice: str, out_fmt: str, progress=gr.Progress(), *settings: Any):  # noqa: B008 (Gradio passes it only before *settings)
         choice = parse_labels(label_choice or None)
         progress(0, desc=f"running the {engine_name} engine")
         backend = sh.backend(*settings) if engine_name == "llm" else None

@@ -85,8 +85,8 @@ def build(shared: sh.Shared) -> None:
         strat: str,
         words: int,
         fmt: str,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio passes it only before *settings)
         *settings: Any,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way)
     ) -> tuple[list[list[str]], str | None, str]:
         if not files:
             raise gr.Error("Upload one or more dialogue files first.")

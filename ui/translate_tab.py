@@ -53,7 +53,7 @@ def build(shared: sh.Shared) -> None:
         file_notes = gr.Markdown()
 
     @sh.user_errors
-    def run_text(body: str, src: str, tgt: str, gloss: str, *settings: Any, progress=gr.Progress()):  # noqa: B008
+    def run_text(body: str, src: str, tgt: str, gloss: str, progress=gr.Progress(), *settings: Any):  # noqa: B008 (Gradio passes it only before *settings)
         if not body.strip():
             raise gr.Error("Type or paste some text first.")
         backend = sh.backend(*settings)
@@ -79,8 +79,8 @@ def build(shared: sh.Shared) -> None:
         gloss: str,
         field_name: str,
         col: str,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio passes it only before *settings)
         *settings: Any,
-        progress=gr.Progress(),  # noqa: B008
     ):
         if not file:
             raise gr.Error("Upload a file first.")

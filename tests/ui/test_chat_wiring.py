@@ -88,3 +88,21 @@ def test_gradio_passes_request_and_edit_data_to_the_chat_handlers() -> None:
         assert inputs[position] == "REQUEST", name
     inputs, _, event_index, _ = special_args(handlers["edited"].fn, ["h", "c", "s", "m"], "REQUEST", event)
     assert event_index == 3 and inputs[3].value == "edited text"
+
+
+def test_every_handler_that_declares_progress_receives_it() -> None:
+    import inspect
+
+    import gradio as gr
+    from gradio.helpers import special_args
+
+    from ui.app import build_app
+
+    checked = 0
+    for fn in build_app().fns.values():
+        declared = [p for p in inspect.signature(fn.fn).parameters.values() if isinstance(p.default, gr.Progress)]
+        if declared:
+            _, progress_index, _, _ = special_args(fn.fn, [f"in{i}" for i in range(len(fn.inputs))])
+            assert progress_index is not None, f"{fn.name}: gr.Progress after *settings is never passed"
+            checked += 1
+    assert checked >= 4  # entities, translate text and file, summarize files
