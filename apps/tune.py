@@ -347,6 +347,7 @@ class TuneResult:
     examples: int
     skipped_too_long: int
     seconds: float
+    cpu_seconds: float  # CPU time of this run, all threads (on a shared CPU, less than seconds x threads)
     seconds_per_step: float | None
     first_loss: float | None
     last_loss: float | None  # mean of the last 10 steps
@@ -475,7 +476,7 @@ class Trainer:
         import torch
 
         settings = self.settings
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         checkpoint = self._prepare_output()
         saved = read_state(checkpoint) if checkpoint else None
         digest = file_digest(settings.train)
@@ -516,6 +517,8 @@ class Trainer:
             step, history, evals = int(saved["step"]), list(saved["history"]), list(saved["eval"])
             self.say(f"resuming from {checkpoint} (step {step} of {total})")
         resumed_from = step if saved else None
+        if eval_set and step == 0:  # the base model's held-out loss: where the curve starts
+            evals.append({"step": 0, "loss": round(self.eval_loss(model, eval_set), 5)})
         model.train()
         meta = {
             "settings": settings.to_dict(),
@@ -563,6 +566,7 @@ class Trainer:
                         "seconds": round(seconds, 3),
                     }
                 )
+                self._write_log(history)  # one line a step: `tail -f training_log.jsonl` follows the run
                 if step % settings.save_every == 0 or step == total:
                     if eval_set:
                         evals.append({"step": step, "loss": round(self.eval_loss(model, eval_set), 5)})
@@ -587,6 +591,7 @@ class Trainer:
             examples=len(train_set),
             skipped_too_long=skipped,
             seconds=round(time.perf_counter() - started, 1),
+            cpu_seconds=round(time.process_time() - cpu_started, 1),
             seconds_per_step=round(run_seconds / run_steps, 2) if run_steps else None,
             first_loss=history[0]["loss"] if history else None,
             last_loss=round(sum(h["loss"] for h in history[-10:]) / len(history[-10:]), 5) if history else None,
@@ -636,7 +641,6 @@ class Trainer:
         os.replace(tmp, target)
         for old in checkpoints(self.output)[: -self.settings.keep_checkpoints]:
             shutil.rmtree(old, ignore_errors=True)
-        self._write_log(history)
         self._plot(history, evals)
         return target
 
@@ -782,6 +786,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
             if info.get("eval_loss") is not None:
                 text += f"  held-out {info['eval_loss']:.3f}"
             bar.update(task, completed=step, total=total, info=text)
+            if not console.is_terminal:  # a log file gets a line a step instead of a live bar
+                say(f"step {step}/{total}  {text}")
 
         trainer = Trainer(settings, resume=args.resume, progress=progress, say=say)
         time_limit = args.time_limit * 60 if args.time_limit else None

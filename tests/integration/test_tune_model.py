@@ -74,9 +74,10 @@ def test_training_writes_an_adapter_folder(trained):
     assert meta["base_model"] == SMALL_MODEL and meta["architecture"] == "qwen2"
     assert meta["prompt"] == {"name": "summarize", "shots": 0, "max_words": 20}
     assert [c.name for c in tune.checkpoints(out)] == ["step-000001", "step-000002"]
-    assert [e["step"] for e in trained.eval_loss] == [1, 2]
+    assert [e["step"] for e in trained.eval_loss] == [0, 1, 2]  # step 0: the base model
     assert len((out / "training_log.jsonl").read_text().splitlines()) == 2
-    assert trained.eval_loss[-1]["loss"] < trained.first_loss  # it learned the training examples
+    assert trained.eval_loss[-1]["loss"] < trained.eval_loss[0]["loss"]  # it learned the training examples
+    assert trained.cpu_seconds > 0
 
 
 def test_stopped_and_resumed_run_ends_like_an_uninterrupted_one(data, trained):
