@@ -20,6 +20,7 @@ from typing import Any
 from core import settings
 from core.cliargs import print_json, status
 from core.errors import GanymedeError
+from core.fileio import write_atomic
 from core.generation import GenerationConfig
 
 DECODE_PROMPT = [{"role": "user", "content": "Write a detailed, multi-paragraph story about a lighthouse keeper."}]
@@ -403,8 +404,8 @@ def to_markdown(results: list[dict[str, Any]]) -> str:
     lines = [
         "# Benchmarks",
         "",
-        f"Machine: {machine()}. Produced by `ganymede bench all` on {time.strftime('%Y-%m-%d')}.",
-        "Each row: medians over alternating runs; the ratio is against the baseline measured in the same run.",
+        "Produced by `ganymede bench NAME` (`make bench` runs them all). Each section: medians over alternating",
+        "runs; a ratio is against the baseline measured in the same run, on the machine and date given.",
         "",
     ]
     for result in results:
@@ -414,6 +415,23 @@ def to_markdown(results: list[dict[str, Any]]) -> str:
                 lines.append(f"| {key} | {json.dumps(value) if isinstance(value, list | dict) else value} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def record(results: list[dict[str, Any]], out: Path) -> None:
+    """Merge these results into `out` (.json beside the .md): a run of one benchmark keeps the others'."""
+    store = out.with_suffix(".json")
+    stored = json.loads(store.read_text(encoding="utf-8")) if store.is_file() else {}
+    for result in results:
+        stored[result["benchmark"]] = {
+            **result,
+            "machine": machine(),
+            # other work on the machine skews absolute figures (ratios less so): say how busy it was
+            "load_average_1m": round(os.getloadavg()[0], 2),
+            "date": time.strftime("%Y-%m-%d %H:%M"),
+        }
+    ordered = [stored[name] for name in BENCHMARKS if name in stored]
+    write_atomic(store, json.dumps(stored, indent=2) + "\n")
+    write_atomic(out, to_markdown(ordered))
 
 
 def add_cli(sub: argparse._SubParsersAction) -> None:
@@ -427,6 +445,7 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--documents", type=int, default=1000, help="short articles (ner)")
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
     parser.add_argument("--out", default=str(settings.repo_root() / "docs" / "benchmarks.md"))
+    parser.add_argument("--no-record", action="store_true", help="do not update --out (and its .json)")
     parser.set_defaults(func=run_cli)
 
 
@@ -438,11 +457,7 @@ def run_cli(args: argparse.Namespace) -> int:
             results.append(BENCHMARKS[name](args))
         if not args.json:
             print(json.dumps(results[-1], indent=2), file=sys.stderr)
-    if args.name == "all":
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
-        tmp.write_text(to_markdown(results), encoding="utf-8")
-        os.replace(tmp, out)
+    if not args.no_record:
+        record(results, Path(args.out))
     print_json(results[0] if len(results) == 1 else {"benchmarks": results})
     return 0
