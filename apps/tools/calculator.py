@@ -105,7 +105,12 @@ TOOL = Tool(
     "floor, ceil, abs, round, min, max, factorial, pi, e.",
     parameters={
         "type": "object",
-        "properties": {"expression": {"type": "string", "description": "e.g. (1200 * 0.15) + 3 ** 2"}},
+        "properties": {
+            "expression": {
+                "type": "string",
+                "description": "the arithmetic to evaluate, written with the numbers of the question",
+            }
+        },
         "required": ["expression"],
     },
     func=calculate,
