@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 PROMPT = "assistant"
 QA_PROMPT = "assistant_qa"
+CHECK_PROMPT = "assistant_qa_check"
 TOOLS_PROMPT = "assistant_tools"
 DEFAULT_STEPS = 4
 ABSTAIN = "I don't know"
@@ -356,6 +357,9 @@ def add_eval_cli(sub: argparse._SubParsersAction) -> None:
     rag.add_argument(
         "--retrieval-only", action="store_true", help="measure recall@k only, without answering (no language model)"
     )
+    rag.add_argument(
+        "--no-check", action="store_true", help="give the first short answer without checking it (ablation)"
+    )
     rag.add_argument("--output", type=Path, help="write per-question predictions here (.jsonl)")
     rag.add_argument("--json", action="store_true", help="print the metrics as one JSON line")
     add_model_args(rag)
@@ -466,7 +470,9 @@ def run_rag_eval_cli(args: argparse.Namespace) -> int:
                 prediction = ""
                 if backend is not None:
                     try:
-                        answer = answer_from_passages(backend, q.question, passages[: args.context_k], config)
+                        answer = answer_from_passages(
+                            backend, q.question, passages[: args.context_k], config, check=not args.no_check
+                        )
                         prediction = "" if answer.abstained else answer.text
                     except GanymedeError as exc:
                         print(f"{q.id}: {exc}", file=sys.stderr)
@@ -503,16 +509,48 @@ def run_rag_eval_cli(args: argparse.Namespace) -> int:
 
 
 def answer_from_passages(
-    backend: Backend, question: str, passages: Sequence[Passage], config: GenerationConfig, prompt: str = QA_PROMPT
+    backend: Backend,
+    question: str,
+    passages: Sequence[Passage],
+    config: GenerationConfig,
+    prompt: str = QA_PROMPT,
+    check: bool = True,
 ) -> Answer:
-    """The retrieval-QA path `ask` takes when no extra tools are enabled, with passages already retrieved."""
+    """A short answer from passages already retrieved (what `ganymede eval rag` scores). With `check`, the
+    answer is given only when it is found in the passages and the model, asked again in the same conversation,
+    confirms the passages state it; otherwise the assistant abstains."""
     from core.prompts import load_prompt
 
     messages = load_prompt(prompt).render({"question": question, "context": format_passages(passages)})
     with call_context(app="assistant", template=prompt):
         text = backend.chat(messages, config).text.strip()
-    abstained = is_abstention(text)
+        abstained = is_abstention(text)
+        if check and not abstained:
+            abstained = not (found_in(text, passages) and confirmed(backend, messages, question, text))
     return Answer(text=text, sources=[] if abstained else cited_sources(text, passages), abstained=abstained)
+
+
+def _words(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def found_in(answer: str, passages: Sequence[Passage]) -> bool:
+    """The short answer occurs in one of the passages (case, punctuation and spacing aside)."""
+    wanted = _words(re.sub(r"\[\d+\]", "", answer))
+    return bool(wanted) and any(f" {wanted} " in f" {_words(p.text)} " for p in passages)
+
+
+def confirmed(backend: Backend, messages: list[Message], question: str, answer: str) -> bool:
+    """Ask the model, as a follow-up turn, whether the passages state `answer` for `question`. The shared
+    prefix means the passages are not processed again on backends with a prompt cache."""
+    from core.prompts import load_prompt
+
+    spec = load_prompt(CHECK_PROMPT)
+    follow_up = spec.render({"question": question, "answer": answer})
+    turn: list[Message] = [{"role": "assistant", "content": answer}, *(m for m in follow_up if m["role"] == "user")]
+    with call_context(app="assistant", template=CHECK_PROMPT):
+        reply = backend.chat([*messages, *turn], spec.config()).text
+    return reply.strip().lower().startswith("yes")
 
 
 def read_json(path: Path) -> Any:

@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from apps.assistant import (
+    answer_from_passages,
     ask,
     build_registry,
     cited_sources,
     fence,
     format_passages,
+    found_in,
     is_abstention,
     run_tools,
 )
@@ -159,3 +161,41 @@ def test_ask_without_tools_makes_one_plain_call() -> None:
     backend = ScriptedBackend(Completion(text="I don't know", model="m"))
     answer = ask(backend, "Who won?", config=CONFIG)
     assert answer.abstained and answer.sources == [] and backend.calls[0][2] is None
+
+
+PASSAGES = [
+    Passage("normans.txt", 0, "The Normans gave their name to Normandy, a region in France, in the 10th century.")
+]
+
+
+def test_short_answer_is_given_when_found_and_confirmed() -> None:
+    backend = ScriptedBackend(["the 10th century", "Yes"])
+    answer = answer_from_passages(backend, "When did the Normans name Normandy?", PASSAGES, CONFIG)
+    assert not answer.abstained and answer.text == "the 10th century"
+    follow_up = backend.calls[1][0]
+    assert follow_up[: len(backend.calls[0][0])] == backend.calls[0][0]  # same conversation: prefix reused
+    assert follow_up[-2] == {"role": "assistant", "content": "the 10th century"}
+    assert "When did the Normans name Normandy?" in follow_up[-1]["content"]
+
+
+def test_short_answer_not_in_the_passages_is_an_abstention() -> None:
+    backend = ScriptedBackend(["the 11th century", "yes"])
+    answer = answer_from_passages(backend, "When did the Normans name Normandy?", PASSAGES, CONFIG)
+    assert answer.abstained and len(backend.calls) == 1  # no check asked: the answer is not in the text
+
+
+def test_short_answer_the_check_rejects_is_an_abstention() -> None:
+    backend = ScriptedBackend(["Normandy", "No."])
+    answer = answer_from_passages(backend, "Which region did the Normans never name?", PASSAGES, CONFIG)
+    assert answer.abstained and answer.sources == []
+    unchecked = answer_from_passages(
+        ScriptedBackend(["Normandy"]), "Which region did the Normans never name?", PASSAGES, CONFIG, check=False
+    )
+    assert not unchecked.abstained
+
+
+def test_found_in_ignores_case_punctuation_and_citations() -> None:
+    assert found_in("10th Century [1]", PASSAGES)
+    assert found_in("Normandy.", PASSAGES)
+    assert not found_in("Norman", PASSAGES)  # whole words only
+    assert not found_in("", PASSAGES)
