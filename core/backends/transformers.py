@@ -3,6 +3,7 @@ or the bundled GGUF dequantized once and cached as safetensors."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import tempfile
@@ -19,6 +20,34 @@ from core.errors import BackendUnavailableError
 from core.generation import GenerationConfig
 from core.messages import Completion, Message, Usage
 from core.toolcalls import parse_tool_calls, tool_names
+
+# Below this many shared tokens, a separate pass for the prefix costs more than it saves.
+MIN_SHARED_PREFIX = 32
+
+
+def shared_prefix_length(rows: list[list[int]]) -> int:
+    """How many leading tokens all rows share, leaving each row at least one token of its own (generation
+    needs a last token to continue from). 0 for a single row."""
+    if len(rows) < 2:
+        return 0
+    limit = min(len(r) for r in rows) - 1
+    length = 0
+    while length < limit and all(r[length] == rows[0][length] for r in rows):
+        length += 1
+    return length
+
+
+def pad_after_prefix(rows: list[list[int]], shared: int, pad_id: int) -> tuple[list[list[int]], list[list[int]]]:
+    """Rows padded to one length, the padding placed after the `shared` prefix (left padding when it is 0),
+    so the prefix's cached keys and values line up across rows. Returns (input ids, attention mask); masked
+    positions are skipped and position ids come from the mask, so each row sees exactly its own prompt."""
+    width = max(len(r) for r in rows)
+    ids, mask = [], []
+    for row in rows:
+        gap = width - len(row)
+        ids.append(row[:shared] + [pad_id] * gap + row[shared:])
+        mask.append([1] * shared + [0] * gap + [1] * (len(row) - shared))
+    return ids, mask
 
 
 def _converted_cache(ref: ModelRef) -> Path:
@@ -152,14 +181,23 @@ class TransformersBackend(Backend):
 
     def _generate(self, batch: list[list[Message]], config: GenerationConfig, tools: Tools) -> list[Completion]:
         start = time.perf_counter()
-        prompts = [self.render(m, tools) for m in batch]
-        inputs = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        rows = [self.tokenizer(self.render(m, tools), add_special_tokens=False)["input_ids"] for m in batch]
+        shared = shared_prefix_length(rows)
+        if shared < MIN_SHARED_PREFIX:
+            shared = 0
+        input_ids, attention_mask = pad_after_prefix(rows, shared, self.tokenizer.pad_token_id)
+        inputs: dict[str, Any] = {
+            "input_ids": self._torch.tensor(input_ids),
+            "attention_mask": self._torch.tensor(attention_mask),
+        }
         with self._torch.inference_mode():
+            if shared:
+                inputs[self._cache_kwarg] = self._prefix_cache(rows[0][:shared], len(rows))
             output = self.model.generate(**inputs, **self._generate_kwargs(config))
-        new_tokens = output[:, inputs["input_ids"].shape[1] :]
+        new_tokens = output[:, len(input_ids[0]) :]
         elapsed = time.perf_counter() - start
         results = []
-        for row, mask in zip(new_tokens, inputs["attention_mask"], strict=True):
+        for row, prompt in zip(new_tokens, rows, strict=True):
             ids = [t for t in row.tolist() if t != self.tokenizer.pad_token_id]
             raw = self._cut_at_stop(self.tokenizer.decode(ids, skip_special_tokens=True), config.stop)
             text, calls = parse_tool_calls(raw, tool_names(tools)) if tools else (raw, [])
@@ -169,11 +207,26 @@ class TransformersBackend(Backend):
                     text=text,
                     model=self.model_id,
                     tool_calls=calls,
-                    usage=Usage(prompt_tokens=int(mask.sum()), completion_tokens=len(ids), seconds=elapsed),
+                    usage=Usage(prompt_tokens=len(prompt), completion_tokens=len(ids), seconds=elapsed),
                     finish_reason="tool_calls" if calls else ("length" if hit_limit else "stop"),
                 )
             )
         return results
+
+    @property
+    def _cache_kwarg(self) -> str:
+        """transformers 5 renamed `past_key_values` to `cache` (the old name is deprecated)."""
+        parameters = inspect.signature(self.model.forward).parameters
+        return "cache" if "cache" in parameters else "past_key_values"
+
+    def _prefix_cache(self, prefix: list[int], copies: int) -> Any:
+        """The key/value cache of the tokens every prompt of a batch starts with (a few-shot prompt's system
+        message and examples), computed once and repeated for each row, so only the rows' own tokens are
+        processed again."""
+        output = self.model(input_ids=self._torch.tensor([prefix]), use_cache=True)
+        cache = getattr(output, "cache", None) or output.past_key_values
+        cache.batch_repeat_interleave(copies)
+        return cache
 
     def _stream(self, messages: list[Message], config: GenerationConfig, tools: Tools) -> Iterator[str]:
         inputs = self.tokenizer([self.render(messages, tools)], return_tensors="pt", add_special_tokens=False)

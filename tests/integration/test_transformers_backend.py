@@ -54,3 +54,17 @@ def test_local_folder_reference_loads_the_cached_conversion(hf_backend):
     assert by_path.name == "transformers"
     question = [{"role": "user", "content": "Count from 1 to 5, separated by commas. Output only the numbers."}]
     assert contract.counts(by_path.chat(question, GenerationConfig(greedy=True, max_new_tokens=16)).text)
+
+
+def test_batch_sharing_a_prefix_matches_single_requests():
+    """A few-shot batch computes its shared system prompt once; every row still gets exactly the reply it
+    would get alone (float32, so batched and single arithmetic agree)."""
+    backend = load_backend(SMALL_MODEL, backend="transformers", dtype="float32")
+    system = {"role": "system", "content": "You answer in one short sentence. " * 20}
+    questions = ["What is the capital of France?", "Name a large mammal that lives in the ocean.", "What is 2 + 3?"]
+    batch = [[system, {"role": "user", "content": q}] for q in questions]
+    config = GenerationConfig(greedy=True, max_new_tokens=16)
+    together = backend.chat_batch(batch, config)
+    alone = [backend.chat(messages, config) for messages in batch]
+    assert [c.text for c in together] == [c.text for c in alone]
+    assert "Paris" in together[0].text
