@@ -699,6 +699,11 @@ def add_eval_cli(sub: argparse._SubParsersAction) -> None:
         "--prompt", default=PROMPT, help=f"prompt file (default {PROMPT}; {BASELINE_PROMPT} = plain one-line prompt)"
     )
     parser.add_argument("--save", help="write the translations (JSONL: id, source, reference, hypothesis) here")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help=f"also score the plain one-line prompt ({BASELINE_PROMPT}) in the same run, on the same model",
+    )
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object (last line)")
     parser.add_argument(
         "--candidates",
@@ -717,27 +722,38 @@ def run_eval_cli(args: argparse.Namespace) -> int:
     from core.prompts import load_prompt
 
     rows = read_eval_rows(args.data, args.limit)
-    config = config_from_args(load_prompt(args.prompt).config(), args)
     backend = load_backend_from_args(args)
-    start = time.perf_counter()
+    prompts = [args.prompt] + ([BASELINE_PROMPT] if args.baseline and args.prompt != BASELINE_PROMPT else [])
+    results: dict[str, tuple[dict[str, Any], list[str]]] = {}
     with _progress_bar(f"translating {Path(args.data).name}") as bar:
-        task = bar.add_task("", total=len(rows))
-        scores, hypotheses = evaluate(
-            backend,
-            rows,
-            args.prompt,
-            config,
-            progress=lambda done, total: bar.update(task, completed=done),
-            candidates=args.candidates,
-        )
-    scores["seconds"] = round(time.perf_counter() - start, 1)
+        for prompt in prompts:
+            config = config_from_args(load_prompt(prompt).config(), args)
+            task = bar.add_task(prompt, total=len(rows))
+            start = time.perf_counter()
+            scores, hypotheses = evaluate(
+                backend,
+                rows,
+                prompt,
+                config,
+                progress=lambda done, total, task=task: bar.update(task, completed=done),
+                candidates=args.candidates if prompt == args.prompt else 1,
+            )
+            scores["seconds"] = round(time.perf_counter() - start, 1)
+            results[prompt] = scores, hypotheses
+    scores, hypotheses = results[args.prompt]
+    if BASELINE_PROMPT in results and args.prompt != BASELINE_PROMPT:
+        baseline = results[BASELINE_PROMPT][0]
+        scores["baseline"] = {key: baseline[key] for key in ("prompt", "bleu", "chrf", "seconds")}
+        scores["chrf_vs_baseline"] = round(scores["chrf"] - baseline["chrf"], 2)
     if args.save:
+        baseline_hypotheses = results[BASELINE_PROMPT][1] if "baseline" in scores else [None] * len(rows)
         lines = [
             json.dumps(
-                {"id": r.get("id"), "source": r["source"], "reference": r["reference"], "hypothesis": h},
+                {"id": r.get("id"), "source": r["source"], "reference": r["reference"], "hypothesis": h}
+                | ({"baseline": b} if b is not None else {}),
                 ensure_ascii=False,
             )
-            for r, h in zip(rows, hypotheses, strict=True)
+            for r, h, b in zip(rows, hypotheses, baseline_hypotheses, strict=True)
         ]
         write_atomic(Path(args.save), "\n".join(lines) + "\n")
     if args.json:
@@ -747,4 +763,7 @@ def run_eval_cli(args: argparse.Namespace) -> int:
             f"{scores['pair']} {scores['prompt']} on {scores['n']} sentences with {scores['model']}: "
             f"BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}  ({scores['seconds']} s)"
         )
+        if "baseline" in scores:
+            base = scores["baseline"]
+            print(f"{'':>{len(scores['pair'])}} {base['prompt']}: BLEU {base['bleu']:.2f}  chrF {base['chrf']:.2f}")
     return 0

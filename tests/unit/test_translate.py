@@ -301,6 +301,30 @@ def test_evaluate_reads_rows_and_scores(tmp_path: Path) -> None:
     assert scores["chrf"] == 100.0 and scores["n"] == 2 and scores["pair"] == "en-de"
 
 
+def test_eval_cli_scores_the_baseline_prompt_in_the_same_run(tmp_path: Path, monkeypatch, capsys) -> None:
+    from core.cli import build_parser
+
+    data = tmp_path / "d.jsonl"
+    rows = [{"source_lang": "en", "target_lang": "de", "source": "Good night.", "reference": "GOOD NIGHT."}]
+    data.write_text(json.dumps(rows[0]) + "\n", encoding="utf-8")
+
+    def by_prompt(messages: list[dict[str, str]]) -> str:  # the plain prompt has no system message
+        return "GOOD NIGHT." if messages[0]["role"] == "system" else "Gute Nacht."
+
+    backend = ScriptedBackend(by_prompt)
+    monkeypatch.setattr(translate, "load_backend_from_args", lambda _args: backend)
+    save = tmp_path / "out.jsonl"
+    args = build_parser().parse_args(
+        ["eval", "translate", "--data", str(data), "--baseline", "--save", str(save), "--json"]
+    )
+    assert args.func(args) == 0
+    scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert scores["chrf"] == 100.0 and scores["baseline"]["prompt"] == "translate_baseline"
+    assert scores["baseline"]["chrf"] < 100 and scores["chrf_vs_baseline"] > 0
+    saved = json.loads(save.read_text(encoding="utf-8"))
+    assert saved["hypothesis"] == "GOOD NIGHT." and saved["baseline"] == "Gute Nacht."
+
+
 def test_eval_rows_errors_name_the_line(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
     data.write_text('{"source": "a", "reference": "b", "source_lang": "en", "target_lang": "de"}\n{"source": 1}\n')
