@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -102,6 +103,14 @@ def config(base: GenerationConfig, *values: Any) -> GenerationConfig:
     )
 
 
+def without_upload_folder(message: str) -> str:
+    """Uploads are copied into Gradio's temp folder (`/tmp/gradio/<hash>/name.csv`); users know them by the
+    name they uploaded, and the server's paths are nobody else's business."""
+    from gradio.utils import get_upload_folder
+
+    return re.sub(re.escape(str(get_upload_folder()).rstrip("/")) + r"/[^/\s]+/", "", message)
+
+
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Show errors as readable messages in the UI, never as tracebacks (generators included)."""
 
@@ -109,7 +118,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         if isinstance(exc, gr.Error):
             return exc
         if isinstance(exc, GanymedeError):
-            return gr.Error(str(exc))
+            return gr.Error(without_upload_folder(str(exc)))
         log.exception("unexpected error in %s", fn.__name__)
         return gr.Error(f"Something went wrong ({type(exc).__name__}: {exc}). Details are in the server log.")
 
