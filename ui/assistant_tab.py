@@ -131,6 +131,8 @@ def build(shared: sh.Shared) -> None:
         yield _answer_html(final), _steps_markdown(final.steps)
 
     upload_btn.click(add_files, [index_name, uploads], [index_name, index_note])
+    # Indexes made meanwhile (`ganymede index` in a shell, another browser tab) show up when the list is opened.
+    index_name.focus(lambda: gr.update(choices=index.list_indexes()), None, index_name, show_progress="hidden")
     inputs = [index_name, question, tools, k, max_steps, *shared.inputs]
     ask_btn.click(answer, inputs, [answer_box, steps_box])
     question.submit(answer, inputs, [answer_box, steps_box])
