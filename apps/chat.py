@@ -208,8 +208,8 @@ def stream_turn(
 ) -> Iterator[tuple[list[Message], str | None, str]]:
     """Stream the answer to `user_text` after `history`, yielding (messages so far, note, conversation id).
 
-    The user's message is saved before generation starts and the answer after, so a stopped or crashed
-    generation never loses what the user wrote."""
+    The user's message is saved before generation starts and the answer after (a stopped answer as far as it
+    got), so a stopped or crashed generation never loses what the user wrote."""
     conv = store.get(conv_id) if conv_id else Conversation.new(system_prompt, backend.ref.raw)
     conv.system_prompt = system_prompt
     turns: list[Message] = [{"role": m["role"], "content": text_of(m.get("content"))} for m in history]
@@ -218,11 +218,14 @@ def stream_turn(
     store.save(conv)
     stream, note = stream_reply(backend, build_messages(history, user_text, system_prompt), config)
     answer = ""
-    for delta in stream:
-        answer += delta
-        yield [*turns, {"role": "assistant", "content": answer}], note, conv.id
-    conv.messages = [*turns, {"role": "assistant", "content": answer}]
-    store.save(conv)
+    try:
+        for delta in stream:
+            answer += delta
+            yield [*turns, {"role": "assistant", "content": answer}], note, conv.id
+    finally:  # also when the UI's Stop closes this generator: the reply is kept as far as it got
+        if answer:
+            conv.messages = [*turns, {"role": "assistant", "content": answer}]
+            store.save(conv)
     yield conv.messages, note, conv.id
 
 

@@ -68,6 +68,19 @@ def test_stream_turn_saves_user_message_and_answer(tmp_path):
     assert sent[0] == {"role": "system", "content": "sys"}
 
 
+def test_a_stopped_answer_is_saved_as_far_as_it_got(tmp_path):
+    store = chat.ConversationStore(tmp_path / "c.db")
+    turn = chat.stream_turn(ScriptedBackend("one two three four"), store, None, [], "count", "sys", GenerationConfig())
+    messages, _, conv_id = next(turn)
+    partial = messages[-1]["content"]
+    assert partial and partial != "one two three four"
+    turn.close()  # what the UI's Stop does
+    assert store.get(conv_id).messages == [
+        {"role": "user", "content": "count"},
+        {"role": "assistant", "content": partial},
+    ]
+
+
 def test_split_last_user_for_retry_and_undo():
     history = turns(4)
     before, text = chat.split_last_user(history)
