@@ -342,6 +342,7 @@ def add_eval_cli(sub: argparse._SubParsersAction) -> None:
     tools.add_argument("--data", type=Path, required=True, help="BFCL questions (.jsonl)")
     tools.add_argument("--answers", type=Path, help="BFCL ground truth (.jsonl); not needed for irrelevance")
     tools.add_argument("--limit", type=int, help="evaluate only the first N items")
+    tools.add_argument("--prompt", default=TOOLS_PROMPT, help=f"prompt file (default {TOOLS_PROMPT})")
     tools.add_argument("--output", type=Path, help="write per-item predictions here (.jsonl)")
     tools.add_argument("--json", action="store_true", help="print the metrics as one JSON line")
     add_model_args(tools)
@@ -414,11 +415,11 @@ def run_tools_eval_cli(args: argparse.Namespace) -> int:
     from core.prompts import load_prompt
 
     items = load_bfcl(args.data, args.answers)[: args.limit]
-    spec = load_prompt(TOOLS_PROMPT)
+    spec = load_prompt(args.prompt)
     config = config_from_args(spec.config(), args)
     backend = load_backend_from_args(args)
     rows: list[dict[str, Any]] = []
-    with _progress() as progress, call_context(app="assistant", template=TOOLS_PROMPT):
+    with _progress() as progress, call_context(app="assistant", template=spec.name):
         task = progress.add_task(f"BFCL {args.data.stem}", total=len(items))
         for item in items:
             try:
