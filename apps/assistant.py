@@ -142,8 +142,9 @@ def run_tools(
 
 # -- the assistant ------------------------------------------------------------------------------------------------
 def is_abstention(text: str) -> bool:
+    """An empty reply or one that says it does not know (a bare number or date is an answer)."""
     normalized = re.sub(r"[^a-z ]", "", text.lower().replace("’", "'").replace("'", ""))
-    return not normalized.strip() or normalized.strip().startswith(("i dont know", "unanswerable", "no answer"))
+    return not text.strip() or normalized.strip().startswith(("i dont know", "unanswerable", "no answer"))
 
 
 def cited_sources(text: str, passages: Sequence[Passage]) -> list[dict[str, Any]]:
@@ -535,10 +536,21 @@ def _words(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
+_JOINERS = {"and", "or", "the", "a", "an", "of"}  # words a re-punctuated list may drop or add
+
+
 def found_in(answer: str, passages: Sequence[Passage]) -> bool:
-    """The short answer occurs in one of the passages (case, punctuation and spacing aside)."""
+    """The short answer occurs in one of the passages (case, punctuation and spacing aside), as a phrase or,
+    for a list the model re-punctuated ("Denmark, Iceland, Norway"), as every one of its words."""
     wanted = _words(re.sub(r"\[\d+\]", "", answer))
-    return bool(wanted) and any(f" {wanted} " in f" {_words(p.text)} " for p in passages)
+    if not wanted:
+        return False
+    for passage in passages:
+        text = f" {_words(passage.text)} "
+        if f" {wanted} " in text or all(f" {word} " in text for word in wanted.split() if word not in _JOINERS):
+            return True
+    return False
+
 
 
 def confirmed(backend: Backend, messages: list[Message], question: str, answer: str) -> bool:

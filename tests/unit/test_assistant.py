@@ -194,8 +194,15 @@ def test_short_answer_the_check_rejects_is_an_abstention() -> None:
     assert not unchecked.abstained
 
 
+def test_a_bare_number_is_an_answer_not_an_abstention() -> None:
+    assert not is_abstention("911") and not is_abstention("1,000")
+    assert is_abstention("") and is_abstention("I don't know.") and is_abstention("  ")
+
+
 def test_found_in_ignores_case_punctuation_and_citations() -> None:
     assert found_in("10th Century [1]", PASSAGES)
     assert found_in("Normandy.", PASSAGES)
     assert not found_in("Norman", PASSAGES)  # whole words only
+    assert found_in("France, Normandy", PASSAGES)  # a list re-punctuated: every word is there
+    assert not found_in("France, Italy", PASSAGES)
     assert not found_in("", PASSAGES)
