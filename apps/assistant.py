@@ -33,6 +33,7 @@ PROMPT = "assistant"
 QA_PROMPT = "assistant_qa"
 CHECK_PROMPT = "assistant_qa_check"
 TOOLS_PROMPT = "assistant_tools"
+TOOLS_CHECK_PROMPT = "assistant_tools_check"
 DEFAULT_STEPS = 4
 ABSTAIN = "I don't know"
 
@@ -344,6 +345,9 @@ def add_eval_cli(sub: argparse._SubParsersAction) -> None:
     tools.add_argument("--answers", type=Path, help="BFCL ground truth (.jsonl); not needed for irrelevance")
     tools.add_argument("--limit", type=int, help="evaluate only the first N items")
     tools.add_argument("--prompt", default=TOOLS_PROMPT, help=f"prompt file (default {TOOLS_PROMPT})")
+    tools.add_argument(
+        "--check", action="store_true", help="count a call only when the model confirms it in a follow-up turn"
+    )
     tools.add_argument("--output", type=Path, help="write per-item predictions here (.jsonl)")
     tools.add_argument("--json", action="store_true", help="print the metrics as one JSON line")
     add_model_args(tools)
@@ -394,10 +398,11 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def predict_calls(
-    backend: Backend, item: Any, config: GenerationConfig, system: str
+    backend: Backend, item: Any, config: GenerationConfig, system: str, check: bool = False
 ) -> tuple[list[dict[str, Any]], str]:
     """One BFCL item through the backend's tool calling: the calls the model made (names mapped back to the
-    schema's own spelling when the model swapped dots for underscores), and its text."""
+    schema's own spelling when the model swapped dots for underscores), and its text. With `check`, the calls
+    count only when the model confirms them (`calls_confirmed`)."""
     from apps.evaluation.tools_eval import openai_tools
 
     messages = [dict(m) for m in item.messages]
@@ -405,10 +410,35 @@ def predict_calls(
         messages[0]["content"] = f"{system}\n\n{messages[0]['content']}"
     else:
         messages.insert(0, {"role": "system", "content": system})
-    completion: Completion = backend.chat(messages, config, tools=openai_tools(item.functions))
+    tools = openai_tools(item.functions)
+    completion: Completion = backend.chat(messages, config, tools=tools)
+    if check and completion.tool_calls and not calls_confirmed(backend, messages, completion.tool_calls, tools):
+        return [], completion.text
     spelled = {f["name"].replace(".", "_"): f["name"] for f in item.functions}
     calls = [{"name": spelled.get(c.name, c.name), "arguments": c.arguments} for c in completion.tool_calls]
     return calls, completion.text
+
+
+def calls_confirmed(
+    backend: Backend, messages: list[Message], calls: Sequence[ToolCall], tools: list[dict[str, Any]]
+) -> bool:
+    """Ask the model, as a follow-up turn, whether the functions it called do what was asked. The calls are
+    shown as the `<tool_call>` blocks Qwen's template writes, and the tools are passed again, so the prompt up
+    to the reply is the same and a backend's prompt cache skips it."""
+    from core.prompts import load_prompt
+
+    spec = load_prompt(TOOLS_CHECK_PROMPT)
+    shown = "\n".join(
+        f"<tool_call>\n{json.dumps({'name': c.name, 'arguments': c.arguments}, ensure_ascii=False)}\n</tool_call>"
+        for c in calls
+    )
+    follow_up = [m for m in spec.render({}) if m["role"] == "user"]
+    with call_context(app="assistant", template=TOOLS_CHECK_PROMPT):
+        reply = backend.chat(
+            [*messages, {"role": "assistant", "content": shown}, *follow_up], spec.config(), tools=tools
+        )
+    # A model that calls the function again instead of answering stands by its call.
+    return bool(reply.tool_calls) or reply.text.strip().lower().startswith("yes")
 
 
 def run_tools_eval_cli(args: argparse.Namespace) -> int:
@@ -424,7 +454,7 @@ def run_tools_eval_cli(args: argparse.Namespace) -> int:
         task = progress.add_task(f"BFCL {args.data.stem}", total=len(items))
         for item in items:
             try:
-                calls, text = predict_calls(backend, item, config, spec.system)
+                calls, text = predict_calls(backend, item, config, spec.system, check=args.check)
                 correct, reason = check_item(item, calls)
                 rows.append({"id": item.id, "correct": correct, "reason": reason, "calls": calls, "text": text})
             except GanymedeError as exc:  # e.g. a schema too long for the context window: wrong, and reported
@@ -550,7 +580,6 @@ def found_in(answer: str, passages: Sequence[Passage]) -> bool:
         if f" {wanted} " in text or all(f" {word} " in text for word in wanted.split() if word not in _JOINERS):
             return True
     return False
-
 
 
 def confirmed(backend: Backend, messages: list[Message], question: str, answer: str) -> bool:

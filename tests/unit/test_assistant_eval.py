@@ -165,3 +165,25 @@ def test_shared_bfcl_and_squad_files_load(shared_data: Path) -> None:
     assert len(load_bfcl(shared_data / "bfcl/irrelevance.dev.jsonl")) == 120
     _, questions = load_squad(shared_data / "squad2/dev.json")
     assert len(questions) > 2500 and any(not q.answers for q in questions[:300])
+
+
+def test_a_checked_call_counts_only_when_the_model_confirms_it() -> None:
+    from apps.assistant import predict_calls
+    from core.generation import GenerationConfig
+    from tests.fakes import ScriptedBackend, tool_call_reply
+
+    config = GenerationConfig(greedy=True, max_new_tokens=64)
+    call = tool_call_reply("geometry_area_circle", radius=10)
+    confirmed = ScriptedBackend([call, "Yes."])
+    calls, _ = predict_calls(confirmed, _item(TRUTH), config, "sys", check=True)
+    assert calls == [_call(radius=10)]  # the dotted name is spelled back
+    follow_up = confirmed.calls[1][0]
+    assert follow_up[: len(confirmed.calls[0][0])] == confirmed.calls[0][0]  # same conversation: prefix reused
+    assert '"radius": 10' in follow_up[-2]["content"] and follow_up[-1]["role"] == "user"
+    assert confirmed.calls[1][2] == confirmed.calls[0][2]  # the same tools, so the same prompt prefix
+
+    rejected = ScriptedBackend([call, "no"])
+    assert predict_calls(rejected, _item(TRUTH), config, "sys", check=True)[0] == []
+    unchecked = ScriptedBackend([call, "no"])
+    assert predict_calls(unchecked, _item(TRUTH), config, "sys")[0] == [_call(radius=10)]
+    assert len(unchecked.calls) == 1
