@@ -499,13 +499,13 @@ def run_rag_eval_cli(args: argparse.Namespace) -> int:
             for q in questions:
                 passages = index.search(q.question, k=args.k, mode=args.mode)
                 retrieved = [p.source for p in passages]
-                prediction = ""
+                prediction = reply = ""
                 if backend is not None:
                     try:
                         answer = answer_from_passages(
                             backend, q.question, passages[: args.context_k], config, check=not args.no_check
                         )
-                        prediction = "" if answer.abstained else answer.text
+                        prediction, reply = ("" if answer.abstained else answer.text), answer.text
                     except GanymedeError as exc:
                         print(f"{q.id}: {exc}", file=sys.stderr)
                 em, f1 = best_f1_em(prediction, q.answers)
@@ -516,6 +516,7 @@ def run_rag_eval_cli(args: argparse.Namespace) -> int:
                         "gold_source": q.source,
                         "retrieved": retrieved,
                         "prediction": prediction,
+                        "reply": reply,  # what the model said, before an abstention
                         "answers": q.answers,
                         "em": em,
                         "f1": f1,
