@@ -358,7 +358,9 @@ def add_eval_cli(sub: argparse._SubParsersAction) -> None:
     rag.add_argument("--data", type=Path, required=True, help="SQuAD 2.0 json (e.g. ../shared/data/squad2/dev.json)")
     rag.add_argument("--limit", type=int, help="evaluate only the first N questions")
     rag.add_argument("--k", type=int, default=5, help="passages retrieved per question (recall@k)")
-    rag.add_argument("--context-k", type=int, default=3, help="of those, how many the model reads (default 3)")
+    rag.add_argument(
+        "--context-k", type=int, default=2, help="of those, how many the model reads (default 2: fewer distractors)"
+    )
     rag.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid", help="retrieval (default hybrid)")
     rag.add_argument(
         "--retrieval-only", action="store_true", help="measure recall@k only, without answering (no language model)"
