@@ -427,20 +427,32 @@ def calls_confirmed(
     """Ask the model, as a follow-up turn, whether the functions it called do what was asked. The calls are
     shown as the `<tool_call>` blocks Qwen's template writes, and the tools are passed again, so the prompt up
     to the reply is the same and a backend's prompt cache skips it."""
-    from core.prompts import load_prompt
-
-    spec = load_prompt(TOOLS_CHECK_PROMPT)
     shown = "\n".join(
         f"<tool_call>\n{json.dumps({'name': c.name, 'arguments': c.arguments}, ensure_ascii=False)}\n</tool_call>"
         for c in calls
     )
-    follow_up = [m for m in spec.render({}) if m["role"] == "user"]
-    with call_context(app="assistant", template=TOOLS_CHECK_PROMPT):
-        reply = backend.chat(
-            [*messages, {"role": "assistant", "content": shown}, *follow_up], spec.config(), tools=tools
-        )
+    reply = _follow_up(backend, messages, shown, TOOLS_CHECK_PROMPT, {}, tools)
     # A model that calls the function again instead of answering stands by its call.
     return bool(reply.tool_calls) or reply.text.strip().lower().startswith("yes")
+
+
+def _follow_up(
+    backend: Backend,
+    messages: list[Message],
+    reply: str,
+    prompt: str,
+    variables: dict[str, Any],
+    tools: list[dict[str, Any]] | None = None,
+) -> Completion:
+    """The model's answer to `prompt`'s question, asked after its own `reply` in the same conversation: the
+    prompt up to the reply is unchanged, so a backend's prompt cache does not process it again."""
+    from core.prompts import load_prompt
+
+    spec = load_prompt(prompt)
+    question = [m for m in spec.render(variables) if m["role"] == "user"]
+    turn: list[Message] = [{"role": "assistant", "content": reply}, *question]
+    with call_context(app="assistant", template=prompt):
+        return backend.chat([*messages, *turn], spec.config(), tools=tools)
 
 
 def run_tools_eval_cli(args: argparse.Namespace) -> int:
@@ -586,16 +598,9 @@ def found_in(answer: str, passages: Sequence[Passage]) -> bool:
 
 
 def confirmed(backend: Backend, messages: list[Message], question: str, answer: str) -> bool:
-    """Ask the model, as a follow-up turn, whether the passages state `answer` for `question`. The shared
-    prefix means the passages are not processed again on backends with a prompt cache."""
-    from core.prompts import load_prompt
-
-    spec = load_prompt(CHECK_PROMPT)
-    follow_up = spec.render({"question": question, "answer": answer})
-    turn: list[Message] = [{"role": "assistant", "content": answer}, *(m for m in follow_up if m["role"] == "user")]
-    with call_context(app="assistant", template=CHECK_PROMPT):
-        reply = backend.chat([*messages, *turn], spec.config()).text
-    return reply.strip().lower().startswith("yes")
+    """Ask the model, as a follow-up turn, whether the passages state `answer` for `question`."""
+    reply = _follow_up(backend, messages, answer, CHECK_PROMPT, {"question": question, "answer": answer})
+    return reply.text.strip().lower().startswith("yes")
 
 
 def read_json(path: Path) -> Any:

@@ -233,14 +233,15 @@ def dialogsum_rows(count: int) -> list[Any]:
     return read_eval_rows(path, limit=count)
 
 
-def bench_batch(model: str | None, count: int, batch_size: int) -> dict[str, Any]:
+def bench_batch(model: str | None, count: int, batch_size: int | None) -> dict[str, Any]:
     """Dialogues per minute: the summarizer's batched path vs one request per dialogue, same backend and
     prompt. The transformers backend is the one that batches locally (left-padded `generate`)."""
     from apps.summarize import Summarizer
     from core.backends import load_backend
 
     rows = dialogsum_rows(count)
-    backend = load_backend(model, backend="transformers", batch_size=batch_size)
+    options = {"batch_size": batch_size} if batch_size else {}
+    backend = load_backend(model, backend="transformers", **options)
     summarizer = Summarizer(backend, summarizer_config())
 
     def one_at_a_time() -> float:
@@ -442,7 +443,7 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--tokens", type=int, default=128, help="tokens to decode (decode)")
     parser.add_argument("--requests", type=int, default=4, help="requests per client (serve)")
     parser.add_argument("--dialogues", type=int, default=32, help="DialogSum dev dialogues (batch)")
-    parser.add_argument("--batch-size", type=int, default=16, help="dialogues per generate call (batch)")
+    parser.add_argument("--batch-size", type=int, help="dialogues per generate call (batch; default: the backend's, 8)")
     parser.add_argument("--documents", type=int, default=1000, help="short articles (ner)")
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
     parser.add_argument("--out", default=str(settings.repo_root() / "docs" / "benchmarks.md"))
