@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from apps.tools import Step
+from apps.tools.grounding import context_of, invented_values
 from core.calllog import call_context
 from core.cliargs import add_generation_args, add_model_args, config_from_args, load_backend_from_args, print_json
 from core.errors import GanymedeError, InputFileError
@@ -104,11 +105,13 @@ def run_tools(
     confirm: Confirm | None = None,
     on_step: Callable[[Step], None] | None = None,
     steps: list[Step] | None = None,
+    grounded: bool = True,
 ) -> tuple[str, list[Step], bool]:
     """Let the model call tools until it answers or `max_steps` tool rounds have run.
 
-    Returns (final text, steps, hit_step_limit). Calls to unknown tools or with bad arguments get one repair
-    round (the error goes back to the model); tools with side effects run only when `confirm` says yes."""
+    Returns (final text, steps, hit_step_limit). Calls to unknown tools, with bad arguments or (when
+    `grounded`) with argument values found nowhere in the user's messages or earlier tool results are not run:
+    the error goes back to the model. Tools with side effects run only when `confirm` says yes."""
     steps = steps if steps is not None else []
     schemas = registry.schemas()
     native = backend.native_tools
@@ -128,8 +131,9 @@ def run_tools(
                 ]
                 continue
             return completion.text.strip(), steps, False
+        context = context_of(history) if grounded else None
         for call in calls:
-            step = registry.run(call.name, call.arguments, confirm=confirm)
+            step = registry.run(call.name, call.arguments, confirm=confirm, context=context)
             steps.append(step)
             if on_step:
                 on_step(step)
@@ -348,6 +352,11 @@ def add_eval_cli(sub: argparse._SubParsersAction) -> None:
     tools.add_argument(
         "--check", action="store_true", help="count a call only when the model confirms it in a follow-up turn"
     )
+    tools.add_argument(
+        "--no-grounding",
+        action="store_true",
+        help="keep calls whose argument values appear nowhere in the question (ablation; the assistant drops them)",
+    )
     tools.add_argument("--output", type=Path, help="write per-item predictions here (.jsonl)")
     tools.add_argument("--json", action="store_true", help="print the metrics as one JSON line")
     add_model_args(tools)
@@ -400,11 +409,18 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def predict_calls(
-    backend: Backend, item: Any, config: GenerationConfig, system: str, check: bool = False
-) -> tuple[list[dict[str, Any]], str]:
-    """One BFCL item through the backend's tool calling: the calls the model made (names mapped back to the
-    schema's own spelling when the model swapped dots for underscores), and its text. With `check`, the calls
-    count only when the model confirms them (`calls_confirmed`)."""
+    backend: Backend,
+    item: Any,
+    config: GenerationConfig,
+    system: str,
+    check: bool = False,
+    grounded: bool = True,
+) -> tuple[list[dict[str, Any]], str, list[dict[str, Any]]]:
+    """One BFCL item through the backend's tool calling, as the assistant would run it: (the calls made, the
+    model's text, the calls left out). Names are mapped back to the schema's own spelling when the model
+    swapped dots for underscores. With `grounded` (the assistant's default), a call whose argument values
+    appear nowhere in the question is left out, as `run_tools` would not run it; with `check`, the calls count
+    only when the model confirms them (`calls_confirmed`)."""
     from apps.evaluation.tools_eval import openai_tools
 
     messages = [dict(m) for m in item.messages]
@@ -414,11 +430,17 @@ def predict_calls(
         messages.insert(0, {"role": "system", "content": system})
     tools = openai_tools(item.functions)
     completion: Completion = backend.chat(messages, config, tools=tools)
-    if check and completion.tool_calls and not calls_confirmed(backend, messages, completion.tool_calls, tools):
-        return [], completion.text
     spelled = {f["name"].replace(".", "_"): f["name"] for f in item.functions}
+    parameters = {f["name"]: f.get("parameters", {}) for f in item.functions}
     calls = [{"name": spelled.get(c.name, c.name), "arguments": c.arguments} for c in completion.tool_calls]
-    return calls, completion.text
+    left_out: list[dict[str, Any]] = []
+    if grounded:
+        context = context_of(messages)
+        left_out = [c for c in calls if invented_values(c["arguments"], parameters.get(c["name"], {}), context)]
+        calls = [c for c in calls if c not in left_out]
+    if check and calls and not calls_confirmed(backend, messages, completion.tool_calls, tools):
+        return [], completion.text, left_out + calls
+    return calls, completion.text, left_out
 
 
 def calls_confirmed(
@@ -468,9 +490,12 @@ def run_tools_eval_cli(args: argparse.Namespace) -> int:
         task = progress.add_task(f"BFCL {args.data.stem}", total=len(items))
         for item in items:
             try:
-                calls, text = predict_calls(backend, item, config, spec.system, check=args.check)
+                calls, text, left_out = predict_calls(
+                    backend, item, config, spec.system, check=args.check, grounded=not args.no_grounding
+                )
                 correct, reason = check_item(item, calls)
-                rows.append({"id": item.id, "correct": correct, "reason": reason, "calls": calls, "text": text})
+                row = {"id": item.id, "correct": correct, "reason": reason, "calls": calls, "text": text}
+                rows.append(row | {"left_out": left_out} if left_out else row)
             except GanymedeError as exc:  # e.g. a schema too long for the context window: wrong, and reported
                 rows.append({"id": item.id, "correct": False, "reason": f"error: {exc}", "calls": [], "text": ""})
             progress.advance(task)

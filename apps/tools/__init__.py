@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from apps.tools.grounding import Context, invented_message, invented_values
+
 ENTRY_POINT_GROUP = "ganymede.tools"
 RESULT_LIMIT = 6000  # characters of a tool result the model sees; more would crowd out the question
 
@@ -248,15 +250,20 @@ class ToolRegistry:
         name: str,
         arguments: dict[str, Any],
         confirm: Callable[[str, dict[str, Any]], bool] | None = None,
+        context: Context | None = None,
     ) -> Step:
         """Check and run one call. Never raises for the model's mistakes: they come back as a failed Step
-        whose message tells the model what to fix."""
+        whose message tells the model what to fix. With `context` (the conversation's words), a call whose
+        argument values all appear nowhere in it is not run (see apps.tools.grounding)."""
         item = self._tools.get(name)
         if item is None:
             return Step(name, arguments, f"error: no tool named {name!r}; available: {', '.join(self._tools)}", False)
         problem = check_arguments(item.parameters, arguments)
         if problem:
             return Step(name, arguments, f"error: {problem}", False)
+        invented = invented_values(arguments, item.parameters, context) if context is not None else None
+        if invented:
+            return Step(name, arguments, invented_message(invented), False)
         if item.needs_confirmation(arguments) and not (confirm and confirm(name, arguments)):
             return Step(name, arguments, "error: the user did not allow this call (it has side effects)", False)
         try:

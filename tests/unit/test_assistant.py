@@ -54,13 +54,13 @@ def test_tool_loop_runs_a_call_then_answers() -> None:
 def test_tool_loop_stops_at_the_step_limit() -> None:
     backend = ScriptedBackend(
         lambda messages: (
-            tool_call_reply("calculator", expression="1 + 1")
+            tool_call_reply("calculator", expression="6 * 7")
             if messages[-1]["content"] != "The tool step limit is reached. Answer now from the results above."
-            else "Best effort: 2."
+            else "Best effort: 42."
         )
     )
     text, steps, hit_limit = run_tools(backend, MESSAGES, ToolRegistry([CALCULATOR]), CONFIG, max_steps=3)
-    assert hit_limit and len(steps) == 3 and text == "Best effort: 2."
+    assert hit_limit and len(steps) == 3 and all(s.ok for s in steps) and text == "Best effort: 42."
     assert len(backend.calls) == 4 and backend.calls[-1][2] is None  # the last turn has no tools
 
 
@@ -79,10 +79,10 @@ def test_bad_arguments_go_back_to_the_model() -> None:
 
 
 def test_json_fallback_for_backends_without_native_tools() -> None:
-    backend = ScriptedBackend(['{"name": "calculator", "arguments": {"expression": "2 ** 5"}}', "32"])
+    backend = ScriptedBackend(['{"name": "calculator", "arguments": {"expression": "6*7"}}', "42"])
     backend.native_tools = False
     text, steps, _ = run_tools(backend, MESSAGES, ToolRegistry([CALCULATOR]), CONFIG)
-    assert text == "32" and steps[0].result == "32"
+    assert text == "42" and steps[0].result == "42"
     assert backend.calls[0][2] is None and "calculator" in backend.calls[0][0][0]["content"]
 
 
@@ -96,8 +96,30 @@ def test_side_effect_tool_is_not_run_without_confirmation() -> None:
         return "sent"
 
     backend = ScriptedBackend([tool_call_reply("send_email", to="a@b.c"), "I could not send it."])
-    _, steps, _ = run_tools(backend, MESSAGES, ToolRegistry([send_email]), CONFIG, confirm=lambda n, a: False)
+    messages = [{"role": "user", "content": "Email a@b.c the report."}]
+    _, steps, _ = run_tools(backend, messages, ToolRegistry([send_email]), CONFIG, confirm=lambda n, a: False)
     assert sent == [] and "did not allow" in steps[0].result
+
+
+def test_a_call_with_invented_arguments_is_not_run_and_the_model_is_told_why() -> None:
+    ran = []
+
+    @tool
+    def litigation_cost(days: int, court: str) -> str:
+        """Estimate the cost of a lawsuit."""
+        ran.append(days)
+        return "$1000"
+
+    question = [{"role": "user", "content": "How many calories does an apple have?"}]
+    backend = ScriptedBackend([tool_call_reply("litigation_cost", days=7, court="Supreme"), "About 95 calories."])
+    text, steps, _ = run_tools(backend, question, ToolRegistry([litigation_cost]), CONFIG)
+    assert ran == [] and text == "About 95 calories." and not steps[0].ok
+    assert "none of the argument values (days=7, court='Supreme')" in steps[0].result
+    assert "ask the user" in backend.calls[1][0][-1]["content"]
+
+    backend = ScriptedBackend([tool_call_reply("litigation_cost", days=7, court="Supreme"), "ok"])
+    run_tools(backend, question, ToolRegistry([litigation_cost]), CONFIG, grounded=False)
+    assert ran == [7]  # the ablation runs it
 
 
 @pytest.fixture

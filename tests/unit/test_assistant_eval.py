@@ -31,7 +31,8 @@ AREA = {
 
 
 def _item(truth: list, item_id: str = "simple_python_1", functions: list | None = None) -> BfclItem:
-    return BfclItem(item_id, [{"role": "user", "content": "q"}], functions or [AREA], truth)
+    question = "What is the area of a circle with a radius of 10 meters?"
+    return BfclItem(item_id, [{"role": "user", "content": question}], functions or [AREA], truth)
 
 
 def _call(**arguments: object) -> dict:
@@ -175,7 +176,7 @@ def test_a_checked_call_counts_only_when_the_model_confirms_it() -> None:
     config = GenerationConfig(greedy=True, max_new_tokens=64)
     call = tool_call_reply("geometry_area_circle", radius=10)
     confirmed = ScriptedBackend([call, "Yes."])
-    calls, _ = predict_calls(confirmed, _item(TRUTH), config, "sys", check=True)
+    calls, _, _ = predict_calls(confirmed, _item(TRUTH), config, "sys", check=True)
     assert calls == [_call(radius=10)]  # the dotted name is spelled back
     follow_up = confirmed.calls[1][0]
     assert follow_up[: len(confirmed.calls[0][0])] == confirmed.calls[0][0]  # same conversation: prefix reused
@@ -187,3 +188,16 @@ def test_a_checked_call_counts_only_when_the_model_confirms_it() -> None:
     unchecked = ScriptedBackend([call, "no"])
     assert predict_calls(unchecked, _item(TRUTH), config, "sys")[0] == [_call(radius=10)]
     assert len(unchecked.calls) == 1
+
+
+def test_a_call_with_invented_arguments_is_left_out_unless_grounding_is_off() -> None:
+    from apps.assistant import predict_calls
+    from core.generation import GenerationConfig
+    from tests.fakes import ScriptedBackend, tool_call_reply
+
+    config = GenerationConfig(greedy=True, max_new_tokens=64)
+    invented = tool_call_reply("geometry_area_circle", radius=3)  # the question says 10
+    calls, _, left_out = predict_calls(ScriptedBackend([invented]), _item(TRUTH), config, "sys")
+    assert calls == [] and left_out == [_call(radius=3)]
+    calls, _, left_out = predict_calls(ScriptedBackend([invented]), _item(TRUTH), config, "sys", grounded=False)
+    assert calls == [_call(radius=3)] and left_out == []
