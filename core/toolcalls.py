@@ -28,18 +28,32 @@ def _as_call(obj: Any) -> ToolCall | None:
     return ToolCall(name=obj["name"], arguments=args, id=f"call_{uuid.uuid4().hex[:12]}")
 
 
+def _json_values(text: str) -> list[Any]:
+    """A JSON list's items, or the objects of one or more JSON values written one after another (small models
+    list several calls that way); [] when any part is not JSON."""
+    decoder = json.JSONDecoder()
+    values: list[Any] = []
+    position = 0
+    while position < len(text):
+        try:
+            value, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError:
+            return []
+        values.extend(value if isinstance(value, list) else [value])
+        while position < len(text) and text[position] in " \t\r\n,":
+            position += 1
+    return values
+
+
 def parse_tool_calls(text: str, tool_names: set[str] | None = None) -> tuple[str, list[ToolCall]]:
     """Split model text into (prose, tool calls). Text without tool-call blocks is returned unchanged.
 
-    Small models sometimes answer with a bare or fenced JSON call instead of a `<tool_call>` block;
-    that counts only when the whole reply is such a call to one of `tool_names`."""
+    Small models sometimes answer with a bare or fenced JSON call (or several, as a list or one object after
+    another) instead of `<tool_call>` blocks; that counts only when the whole reply is such calls to
+    `tool_names`."""
     calls: list[ToolCall] = []
     if tool_names and "<tool_call>" not in text and (whole := _FENCED.match(text)):
-        try:
-            parsed = json.loads(whole.group(1))
-        except json.JSONDecodeError:
-            parsed = None
-        items = parsed if isinstance(parsed, list) else [parsed]
+        items = _json_values(whole.group(1))
         found = [c for c in map(_as_call, items) if c and c.name in tool_names]
         if found and len(found) == len(items):
             return "", found

@@ -25,6 +25,17 @@ def test_fenced_json_counts_only_for_known_tools():
     assert parse_tool_calls(fenced)[1] == []
 
 
+def test_several_fenced_calls_one_after_another_or_as_a_list():
+    one = '{"name": "get_weather", "arguments": {"city": "Oslo"}}'
+    two = '{"name": "get_weather", "arguments": {"city": "Rome"}}'
+    for text in (f"```json\n{one}\n{two}\n```", f"[{one}, {two}]", f"{one},\n{two}"):
+        _, calls = parse_tool_calls(text, tool_names(TOOLS))
+        assert [c.arguments["city"] for c in calls] == ["Oslo", "Rome"], text
+    assert parse_tool_calls(f"```json\n{one}\nthen Rome\n```", tool_names(TOOLS))[1] == []  # prose: no calls
+    other = '{"name": "rm_rf", "arguments": {}}'
+    assert parse_tool_calls(f"{one}\n{other}", tool_names(TOOLS))[1] == []  # every object must be a known call
+
+
 def test_plain_prose_is_unchanged():
     prose = "It is sunny in Paris. {not json}"
     assert parse_tool_calls(prose, tool_names(TOOLS)) == (prose, [])
