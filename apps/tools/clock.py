@@ -37,7 +37,12 @@ TOOL = Tool(
     parameters={
         "type": "object",
         "properties": {
-            "timezone": {"type": "string", "description": "IANA time zone, e.g. Europe/Paris (default UTC)"}
+            "timezone": {
+                "type": "string",
+                "description": "IANA time zone, e.g. Europe/Paris, or 'local' (default UTC)",
+                "default": "UTC",
+                "examples": ["UTC", "local", "Europe/Paris"],
+            }
         },
         "required": [],
     },

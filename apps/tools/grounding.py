@@ -4,8 +4,8 @@ A small model shown a tool that cannot answer the question tends to call it anyw
 plausible values (a litigation-cost tool called with 7 days for "how many calories does an apple have?"). A
 call is *invented* when it has checkable values and none of them appear in what the user wrote or the tools
 returned. One grounded value is enough, so values the model derives (a unit, a rounding) do not count
-against a call whose subject came from the user. Booleans, schema defaults and enum choices are not checked:
-they come from the schema, not from the request."""
+against a call whose subject came from the user. Booleans, schema defaults, enum choices and the schema's
+examples are not checked: they come from the schema, not from the request."""
 
 from __future__ import annotations
 
@@ -108,7 +108,8 @@ def value_grounded(value: Any, context: Context) -> bool | None:
 
 
 def _schema_given(value: Any, prop: dict[str, Any]) -> bool:
-    return ("enum" in prop and value in prop["enum"]) or ("default" in prop and value == prop["default"])
+    offered = [*prop.get("enum", []), *prop.get("examples", [])]
+    return value in offered or ("default" in prop and value == prop["default"])
 
 
 def invented_values(arguments: dict[str, Any], parameters: dict[str, Any], context: Context) -> list[str] | None:

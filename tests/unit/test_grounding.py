@@ -65,6 +65,14 @@ def test_a_call_is_invented_only_when_no_value_is_grounded() -> None:
     assert invented_values({}, SCHEMA, context) is None
 
 
+def test_the_clock_needs_no_grounding_for_its_default_or_local_time() -> None:
+    from apps.tools.clock import TOOL
+
+    context = Context.of("What day is it today?")
+    for timezone in ("UTC", "local"):
+        assert invented_values({"timezone": timezone}, TOOL.parameters, context) is None
+
+
 def test_context_is_what_the_user_wrote_and_tools_returned() -> None:
     messages = [
         {"role": "system", "content": "You are in Oslo."},
