@@ -432,13 +432,17 @@ def predict_calls(
     completion: Completion = backend.chat(messages, config, tools=tools)
     spelled = {f["name"].replace(".", "_"): f["name"] for f in item.functions}
     parameters = {f["name"]: f.get("parameters", {}) for f in item.functions}
-    calls = [{"name": spelled.get(c.name, c.name), "arguments": c.arguments} for c in completion.tool_calls]
+    context = context_of(messages)
+    kept: list[ToolCall] = []
     left_out: list[dict[str, Any]] = []
-    if grounded:
-        context = context_of(messages)
-        left_out = [c for c in calls if invented_values(c["arguments"], parameters.get(c["name"], {}), context)]
-        calls = [c for c in calls if c not in left_out]
-    if check and calls and not calls_confirmed(backend, messages, completion.tool_calls, tools):
+    for call in completion.tool_calls:
+        name = spelled.get(call.name, call.name)
+        if grounded and invented_values(call.arguments, parameters.get(name, {}), context):
+            left_out.append({"name": name, "arguments": call.arguments})
+        else:
+            kept.append(call)
+    calls = [{"name": spelled.get(c.name, c.name), "arguments": c.arguments} for c in kept]
+    if check and kept and not calls_confirmed(backend, messages, kept, tools):  # only the calls that would run
         return [], completion.text, left_out + calls
     return calls, completion.text, left_out
 
