@@ -33,6 +33,10 @@ BASELINE_PROMPT = "translate_baseline"
 #: replies may be this many times longer (in tokens) than the source, plus a margin: German runs long.
 LENGTH_FACTOR = 2.5
 LENGTH_MARGIN = 32
+CANDIDATES_HELP = (
+    "translate N times (greedy, plain-prompt greedy, then samples) and keep the consensus (MBR under chrF); "
+    "N times slower"
+)
 
 
 # -- glossary ------------------------------------------------------------------------------------------
@@ -235,8 +239,10 @@ class Translator:
         clean: bool | None = None,
         candidates: int = 1,
     ) -> None:
-        """`candidates` > 1: the greedy translation plus sampled ones, and the one that agrees most with the
-        others (minimum-Bayes-risk selection under chrF) wins; costs `candidates` times the generation time."""
+        """`candidates` > 1: several translations, and the one that agrees most with the others
+        (minimum-Bayes-risk selection under chrF) wins; costs `candidates` times the generation time. The
+        pool is the greedy translation, the greedy translation under the plain one-line prompt (a second
+        prompt makes errors less correlated than sampling alone does: multi-prompt MBR), then samples."""
         from core.prompts import load_prompt
 
         self.backend = backend
@@ -250,23 +256,35 @@ class Translator:
         if candidates < 1:
             raise GanymedeError(f"candidates must be at least 1, not {candidates}")
         self.candidates = candidates
+        self.second_prompt = load_prompt(BASELINE_PROMPT) if candidates > 1 and prompt != BASELINE_PROMPT else None
+
+    def _requests(self, text: str) -> list[tuple[list[dict[str, str]], GenerationConfig]]:
+        """(messages, settings) for each candidate, greedy first."""
+        messages = build_messages(self.spec, text, self.source, self.target, self.glossary)
+        limit = int(self.backend.count_tokens(text) * LENGTH_FACTOR) + LENGTH_MARGIN
+        config = self.config.merged(max_new_tokens=min(self.config.max_new_tokens, limit))
+        requests = [(messages, config)]
+        if self.second_prompt is not None:
+            second = build_messages(self.second_prompt, text, self.source, self.target, self.glossary)
+            requests.append((second, config))
+        seed = config.seed or 0
+        while len(requests) < self.candidates:
+            seed += 1
+            sampled = config.merged(greedy=False, temperature=0.7, top_p=0.95, top_k=40, seed=seed)
+            requests.append((messages, sampled))
+        return requests[: self.candidates]
 
     def _one(self, text: str) -> str:
         from apps.evaluation.mt import consensus_index
 
-        messages = build_messages(self.spec, text, self.source, self.target, self.glossary)
-        limit = int(self.backend.count_tokens(text) * LENGTH_FACTOR) + LENGTH_MARGIN
-        config = self.config.merged(max_new_tokens=min(self.config.max_new_tokens, limit))
-        configs = [config] + [
-            config.merged(greedy=False, temperature=0.7, top_p=0.95, top_k=40, seed=(config.seed or 0) + k)
-            for k in range(1, self.candidates)
-        ]
         replies = []
         with call_context(app="translate", template=self.spec.name):
-            for each in configs:
-                reply = self.backend.chat(messages, each).text
+            for messages, config in self._requests(text):
+                reply = self.backend.chat(messages, config).text
                 replies.append(clean_reply(reply, text) if self.clean else reply.strip())
-        return replies[consensus_index(replies)]
+        # A glossary is a hard constraint: candidates that break it only vote when none keeps it.
+        keeping = [r for r in replies if not self.missing_terms(text, r)] or replies
+        return keeping[consensus_index(keeping)]
 
     def translate(self, text: str) -> str:
         """One segment (a paragraph, a subtitle cue, a cell): blank or symbol-only text passes through, and a
@@ -541,7 +559,7 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
         "--candidates",
         type=int,
         default=1,
-        help="translate N times (greedy + sampled) and keep the consensus (MBR under chrF); N times slower",
+        help=CANDIDATES_HELP,
     )
     add_model_args(parser)
     add_generation_args(parser)
@@ -709,7 +727,7 @@ def add_eval_cli(sub: argparse._SubParsersAction) -> None:
         "--candidates",
         type=int,
         default=1,
-        help="translate N times (greedy + sampled) and keep the consensus (MBR under chrF); N times slower",
+        help=CANDIDATES_HELP,
     )
     add_model_args(parser)
     add_generation_args(parser)

@@ -370,12 +370,29 @@ def test_consensus_picks_the_candidate_closest_to_the_others() -> None:
     assert consensus_index(["a", "b"]) == 0  # two candidates: nothing to vote, greedy stays
 
 
-def test_candidates_sample_after_the_greedy_one_and_keep_the_consensus() -> None:
-    replies = ["Völlig andere Worte hier", "Der Hund schläft im Garten.", "Der Hund schläft im Garten!"]
+def test_candidates_are_greedy_plain_prompt_then_samples_and_the_consensus_wins() -> None:
+    replies = ["Völlig andere Worte hier", "Der Hund schläft im Garten.", "Der Hund schläft im Garten!", "Hund."]
     backend = ScriptedBackend(replies)
-    out = translate.Translator(backend, EN, DE, candidates=3).translate("The dog sleeps in the garden.")
+    out = translate.Translator(backend, EN, DE, candidates=4).translate("The dog sleeps in the garden.")
     assert out == "Der Hund schläft im Garten."
+    messages = [m for m, _, _ in backend.calls]
     configs = [config for _, config, _ in backend.calls]
-    assert configs[0].greedy and not configs[1].greedy and configs[1].seed != configs[2].seed
+    assert messages[0][0]["role"] == "system" and messages[2] == messages[0]
+    assert messages[1] == [
+        {
+            "role": "user",
+            "content": "Translate the following text from English to German:\nThe dog sleeps in the garden.",
+        }
+    ]  # the plain prompt: a second, independent voice
+    assert configs[0].greedy and configs[1].greedy
+    assert not configs[2].greedy and not configs[3].greedy and configs[2].seed != configs[3].seed
     with pytest.raises(GanymedeError):
         translate.Translator(backend, EN, DE, candidates=0)
+
+
+def test_candidates_that_break_the_glossary_do_not_vote() -> None:
+    glossary = translate.parse_glossary("garden = Gartenanlage")
+    replies = ["Der Hund schläft im Garten.", "Der Hund schläft im Garten!", "Der Hund ruht in der Gartenanlage."]
+    backend = ScriptedBackend(replies)
+    out = translate.Translator(backend, EN, DE, glossary, candidates=3).translate("The dog sleeps in the garden.")
+    assert out == "Der Hund ruht in der Gartenanlage."
