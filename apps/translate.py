@@ -272,7 +272,7 @@ class Translator:
             seed += 1
             sampled = config.merged(greedy=False, temperature=0.7, top_p=0.95, top_k=40, seed=seed)
             requests.append((messages, sampled))
-        return requests[: self.candidates]
+        return requests
 
     def _one(self, text: str) -> str:
         from apps.evaluation.mt import consensus_index
