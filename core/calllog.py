@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from core import settings
+from ganymede.core import settings
 
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("ganymede_call_context")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from core.errors import ContextWindowExceededError
+from ganymede.core.errors import ContextWindowExceededError
 
 
 def pack(

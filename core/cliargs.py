@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from core.generation import GenerationConfig
+from ganymede.core.generation import GenerationConfig
 
 
 def add_model_args(parser: argparse.ArgumentParser, adapter: bool = True) -> None:
@@ -51,13 +51,13 @@ def config_from_args(base: GenerationConfig, args: argparse.Namespace) -> Genera
 
 def load_backend_from_args(args: argparse.Namespace) -> Any:
     """Load the model the flags name, with a status line on stderr (first loads take seconds)."""
-    from core.backends import load_backend
+    from ganymede.core.backends import load_backend
 
     model, options = args.model, {}
     if getattr(args, "adapter", None):
-        from core.backends import parse_model_ref
-        from core.errors import GanymedeError
-        from core.lora import read_adapter
+        from ganymede.core.backends import parse_model_ref
+        from ganymede.core.errors import GanymedeError
+        from ganymede.core.lora import read_adapter
 
         info = read_adapter(args.adapter)
         model = model or info.base_model

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from core.errors import BackendUnavailableError
+from ganymede.core.errors import BackendUnavailableError
 
 _model: Any = None
 _lock = threading.Lock()

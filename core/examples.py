@@ -21,7 +21,7 @@ def _text_of(example: Example, key: KeyFn) -> str:
 
 
 def _default_embed(texts: Sequence[str]) -> Any:
-    from core.embeddings import embed
+    from ganymede.core.embeddings import embed
 
     return embed(texts)
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from core.errors import InputFileError
+from ganymede.core.errors import InputFileError
 
 
 def write_atomic(path: str | Path, content: str | bytes) -> Path:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ganymede.core.errors import InvalidSettingsError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from core.errors import InvalidSettingsError
 
 
 class GenerationConfig(BaseModel):

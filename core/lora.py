@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import BackendUnavailableError, GanymedeError
+from ganymede.core.errors import BackendUnavailableError, GanymedeError
 
 METADATA = "ganymede_adapter.json"
 PEFT_CONFIG = "adapter_config.json"

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from ganymede.core.errors import PromptFileError
+from ganymede.core.generation import GenerationConfig
+from ganymede.core.messages import Message
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from core.errors import PromptFileError
-from core.generation import GenerationConfig
-from core.messages import Message
 
 
 def template_variables(template: str) -> set[str]:
@@ -87,7 +86,7 @@ class PromptSpec(BaseModel):
 
 
 def prompts_dir() -> Path:
-    return Path(str(resources.files("prompts")))
+    return Path(str(resources.files("ganymede.prompts")))
 
 
 def available() -> list[str]:

@@ -12,12 +12,11 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, StreamingResponse
+from ganymede.core.backends.base import Backend
+from ganymede.core.calllog import call_context
+from ganymede.core.errors import ContextWindowExceededError, GanymedeError
+from ganymede.core.generation import GenerationConfig
 from pydantic import BaseModel, ConfigDict
-
-from core.backends.base import Backend
-from core.calllog import call_context
-from core.errors import ContextWindowExceededError, GanymedeError
-from core.generation import GenerationConfig
 
 
 class ChatRequest(BaseModel):
@@ -133,8 +132,7 @@ def _sse(
 
 def serve(model: str | None, backend: str | None, host: str, port: int) -> None:
     import uvicorn
-
-    from core.backends import load_backend
+    from ganymede.core.backends import load_backend
 
     loaded = load_backend(model, backend=backend)
     print(f"Serving {loaded.describe()} at http://{host}:{port}/v1", flush=True)

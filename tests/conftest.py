@@ -6,8 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-
-from core import settings
+from ganymede.core import settings
 
 SMALL = settings.SMALL_MODEL
 DEFAULT = settings.DEFAULT_MODEL
@@ -28,7 +27,7 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> None:
 @pytest.fixture(scope="session")
 def small_backend():
     """The bundled 0.5B model on llama.cpp: the fast real model for integration tests."""
-    from core.backends import load_backend
+    from ganymede.core.backends import load_backend
 
     return load_backend(SMALL)
 
@@ -36,7 +35,7 @@ def small_backend():
 @pytest.fixture(scope="session")
 def default_backend():
     """The bundled default 1.5B model on llama.cpp."""
-    from core.backends import load_backend
+    from ganymede.core.backends import load_backend
 
     return load_backend(DEFAULT)
 

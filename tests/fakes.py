@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from core.backends.base import Backend, Tools
-from core.backends.registry import ModelRef
-from core.generation import GenerationConfig
-from core.messages import Completion, Message, ToolCall, Usage
+from ganymede.core.backends.base import Backend, Tools
+from ganymede.core.backends.refs import ModelRef
+from ganymede.core.generation import GenerationConfig
+from ganymede.core.messages import Completion, Message, ToolCall, Usage
 
 Reply = str | Completion | Callable[[list[Message]], str | Completion]
 

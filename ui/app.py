@@ -6,17 +6,17 @@ import importlib
 import os
 from pathlib import Path
 
-from core import settings
-from core.errors import GanymedeError
+from ganymede.core import settings
+from ganymede.core.errors import GanymedeError
 
 #: (tab label, module). Adding an app's tab = one module in ui/ + one line here.
 TABS: tuple[tuple[str, str], ...] = (
-    ("Chat", "ui.chat_tab"),
-    ("Assistant", "ui.assistant_tab"),
-    ("Entities", "ui.ner_tab"),
-    ("Translate", "ui.translate_tab"),
-    ("Summarize", "ui.summarize_tab"),
-    ("Tables", "ui.pandas_tab"),
+    ("Chat", "ganymede.ui.tabs.chat"),
+    ("Assistant", "ganymede.ui.tabs.assistant"),
+    ("Entities", "ganymede.ui.tabs.ner"),
+    ("Translate", "ganymede.ui.tabs.translate"),
+    ("Summarize", "ganymede.ui.tabs.summarize"),
+    ("Tables", "ganymede.ui.tabs.tables"),
 )
 
 UPLOAD_LIMIT = "50mb"
@@ -24,8 +24,7 @@ UPLOAD_LIMIT = "50mb"
 
 def build_app(model: str | None = None, backend: str | None = None):  # -> gr.Blocks
     import gradio as gr
-
-    from ui.shared import build_settings_panel
+    from ganymede.ui.shared import build_settings_panel
 
     with gr.Blocks(title="Ganymede", analytics_enabled=False) as demo:
         gr.Markdown("# Ganymede\nTask-oriented LLM apps on your laptop, or on any OpenAI-compatible server.")

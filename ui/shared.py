@@ -6,21 +6,83 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import queue
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import gradio as gr
-
-from core.backends import load_backend
-from core.backends.base import Backend
-from core.backends.registry import BACKENDS
-from core.errors import GanymedeError
-from core.generation import GenerationConfig
-from core.models import CATALOG
+from ganymede.core.backends import load_backend
+from ganymede.core.backends.base import Backend
+from ganymede.core.backends.registry import backend_names
+from ganymede.core.catalog import CATALOG
+from ganymede.core.errors import GanymedeError
+from ganymede.core.generation import GenerationConfig
 
 log = logging.getLogger("ganymede.ui")
+
+T = TypeVar("T")
+R = TypeVar("R")
+_END = object()
+
+
+class Worker(Generic[T, R]):
+    """The one bridge from a model call to a streaming tab: `run(emit, stopped)` runs on a thread of its own,
+    iterating the worker yields what it emits as it emits it, and `.result` is what it returned.
+
+    Gradio advances a generator on whichever worker thread is free and may close it from another (its event
+    loop, on a cancel or reset), but a local backend holds its lock (an RLock, owned by one thread) across a
+    stream's yields: closed from another thread, the lock is never released and the next model call from any
+    other thread hangs. Here the model work runs and ends on one thread; closing the iteration (a Stop)
+    sets `stopped`, which `run` checks."""
+
+    def __init__(self, run: Callable[[Callable[[T], None], threading.Event], R]) -> None:
+        self._events: queue.Queue[Any] = queue.Queue()
+        self._outcome: dict[str, Any] = {}
+        self.stopped = threading.Event()
+
+        def work() -> None:
+            try:
+                self._outcome["value"] = run(self._events.put, self.stopped)
+            except Exception as exc:  # re-raised in the consumer, where user_errors shows it
+                self._outcome["error"] = exc
+            finally:
+                self._events.put(_END)
+
+        threading.Thread(target=work, daemon=True, name="ganymede-worker").start()
+
+    def __iter__(self) -> Iterator[T]:
+        try:
+            while (item := self._events.get()) is not _END:
+                yield item
+        finally:
+            self.stopped.set()
+        if "error" in self._outcome:
+            raise self._outcome["error"]
+
+    @property
+    def result(self) -> R:
+        """What `run` returned (read after iterating to the end)."""
+        return self._outcome.get("value")
+
+
+def on_own_thread(items: Iterator[T]) -> Iterator[T]:
+    """Iterate `items` (a model stream) on a worker thread and pass the items on; see `Worker`."""
+
+    def run(emit: Callable[[T], None], stopped: threading.Event) -> None:
+        try:
+            for item in items:
+                emit(item)
+                if stopped.is_set():
+                    break
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    yield from Worker(run)
 
 
 @dataclass
@@ -64,7 +126,9 @@ def build_settings_panel(default_model: str, default_backend: str | None) -> Sha
                 label="Model",
                 info="bundled:NAME, a .gguf path, hf:ORG/NAME or openai:MODEL@URL",
             )
-            backend_name = gr.Dropdown(choices=["auto", *BACKENDS], value=default_backend or "auto", label="Backend")
+            backend_name = gr.Dropdown(
+                choices=["auto", *backend_names()], value=default_backend or "auto", label="Backend"
+            )
         override = gr.Checkbox(
             value=False,
             label="Override each app's own settings with these",

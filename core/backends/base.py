@@ -9,13 +9,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from core import calllog
-from core.errors import ContextWindowExceededError
-from core.generation import GenerationConfig
-from core.messages import Completion, Message, Usage, normalize
+from ganymede.core import calllog
+from ganymede.core.errors import ContextWindowExceededError
+from ganymede.core.generation import GenerationConfig
+from ganymede.core.messages import Completion, Message, Usage, normalize
 
 if TYPE_CHECKING:
-    from core.backends.registry import ModelRef
+    from ganymede.core.backends.refs import ModelRef
 
 Tools = Sequence[dict[str, Any]] | None
 Messages = list[Message] | list[dict[str, Any]]

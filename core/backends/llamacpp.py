@@ -7,19 +7,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from core import settings
-from core.backends.base import Backend, Tools
-from core.backends.registry import ModelRef
-from core.errors import BackendUnavailableError
-from core.generation import GenerationConfig
-from core.messages import Completion, Message, Usage
-from core.toolcalls import parse_tool_calls, tool_names
+from ganymede.core import settings
+from ganymede.core.backends.base import Backend, Tools
+from ganymede.core.backends.refs import ModelRef
+from ganymede.core.errors import BackendUnavailableError
+from ganymede.core.generation import GenerationConfig
+from ganymede.core.messages import Completion, Message, Usage
+from ganymede.core.toolcalls import parse_tool_calls, tool_names
 
 
 def gguf_path(ref: ModelRef) -> Path:
     """The GGUF file behind a bundled or path reference (bundled shards are assembled on first use)."""
     if ref.scheme == "bundled":
-        from core.models import ensure_assembled, get_bundled
+        from ganymede.core.catalog import ensure_assembled, get_bundled
 
         return ensure_assembled(get_bundled(ref.name))
     if ref.scheme == "gguf":
@@ -52,7 +52,7 @@ class LlamaCppBackend(Backend):
         self.model_id = ref.raw
         lora: dict[str, Any] = {}
         if adapter:
-            from core.lora import gguf_adapter
+            from ganymede.core.lora import gguf_adapter
 
             # A PEFT adapter folder is converted once to a GGUF LoRA that llama.cpp applies on the quantized model.
             lora["lora_path"] = str(gguf_adapter(adapter, path))

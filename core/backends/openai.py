@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from core.backends.base import Backend, Tools
-from core.backends.registry import ModelRef
-from core.errors import BackendUnavailableError, UnknownModelError
-from core.generation import GenerationConfig
-from core.messages import Completion, Message, ToolCall, Usage
+from ganymede.core.backends.base import Backend, Tools
+from ganymede.core.backends.refs import ModelRef
+from ganymede.core.errors import BackendUnavailableError, UnknownModelError
+from ganymede.core.generation import GenerationConfig
+from ganymede.core.messages import Completion, Message, ToolCall, Usage
 
 #: Characters per token for estimates: servers count tokens themselves, the client only budgets.
 CHARS_PER_TOKEN = 3.5

@@ -1,86 +1,30 @@
-"""Model references and the backend registry: the one place that maps a name to a backend class."""
+"""The backend registry: the one place that maps a backend name to its class.
+
+Ganymede's own backends are listed in BACKENDS; third-party packages add theirs through the
+`ganymede.backends` entry-point group (name = "module:Class"), read once, on first lookup."""
 
 from __future__ import annotations
 
 import importlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core import settings
-from core.errors import UnknownBackendError, UnknownModelError
+from ganymede.core.backends.refs import ModelRef, parse_model_ref
+from ganymede.core.errors import UnknownBackendError
 
 if TYPE_CHECKING:
-    from core.backends.base import Backend
+    from ganymede.core.backends.base import Backend
 
 #: backend name -> "module:Class". Adding a backend = one file in core/backends/ + one line here.
 BACKENDS: dict[str, str | Callable[..., Backend]] = {
-    "llamacpp": "core.backends.llamacpp:LlamaCppBackend",
-    "transformers": "core.backends.transformers:TransformersBackend",
-    "openai": "core.backends.openai:OpenAIBackend",
+    "llamacpp": "ganymede.core.backends.llamacpp:LlamaCppBackend",
+    "transformers": "ganymede.core.backends.transformers:TransformersBackend",
+    "openai": "ganymede.core.backends.openai:OpenAIBackend",
 }
 
-#: reference scheme -> the backend that serves it unless one is named.
-DEFAULT_BACKEND_FOR_SCHEME = {
-    "bundled": "llamacpp",
-    "gguf": "llamacpp",
-    "hf": "transformers",
-    "openai": "openai",
-}
-
-REFERENCE_FORMS = (
-    "bundled:NAME, ./path/model.gguf, ./path/hf-model-folder, hf:ORG/NAME, openai:MODEL or openai:MODEL@BASE_URL"
-)
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """A parsed model reference such as `bundled:qwen2.5-coder-1.5b` or `openai:gpt-4o-mini@http://host/v1`."""
-
-    raw: str
-    scheme: str  # bundled | gguf | hf | openai
-    name: str  # catalog name, file/folder path, hub id or served model name
-    base_url: str | None = None
-
-    @property
-    def default_backend(self) -> str:
-        return DEFAULT_BACKEND_FOR_SCHEME[self.scheme]
-
-
-def parse_model_ref(ref: str | None) -> ModelRef:
-    raw = (ref or settings.default_model()).strip()
-    if not raw:
-        raise UnknownModelError("empty model reference", f"use one of: {REFERENCE_FORMS}")
-    scheme, sep, rest = raw.partition(":")
-    if sep and scheme == "bundled":
-        from core.models import get_bundled
-
-        get_bundled(rest)  # fail early with the list of valid names
-        return ModelRef(raw, "bundled", rest)
-    if sep and scheme == "hf":
-        if "/" not in rest and not Path(rest).exists():
-            raise UnknownModelError(f"bad Hugging Face reference {raw!r}", "write hf:ORG/NAME or hf:/local/folder")
-        return ModelRef(raw, "hf", rest)
-    if sep and scheme == "openai":
-        model, _, url = rest.partition("@")
-        if not model:
-            raise UnknownModelError(f"bad OpenAI reference {raw!r}", "write openai:MODEL or openai:MODEL@BASE_URL")
-        return ModelRef(raw, "openai", model, url or None)
-    path = Path(raw).expanduser()
-    if path.suffix.lower() == ".gguf":
-        if not path.is_file():
-            raise UnknownModelError(f"GGUF file not found: {path}", "check the path")
-        return ModelRef(raw, "gguf", str(path.resolve()))
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise UnknownModelError(
-                f"{path} is not a Hugging Face model folder (no config.json)",
-                "point at a folder saved with save_pretrained, or at a .gguf file",
-            )
-        return ModelRef(raw, "hf", str(path.resolve()))
-    raise UnknownModelError(f"unknown model {raw!r}", f"use one of: {REFERENCE_FORMS}; `ganymede models` lists them")
+ENTRY_POINT_GROUP = "ganymede.backends"
+_entry_points_read = False
 
 
 def register_backend(name: str, factory: str | Callable[..., Backend]) -> None:
@@ -88,7 +32,28 @@ def register_backend(name: str, factory: str | Callable[..., Backend]) -> None:
     BACKENDS[name] = factory
 
 
+def _read_entry_points() -> None:
+    """Backends that installed packages declare under `[project.entry-points."ganymede.backends"]`.
+
+    Read once, lazily, so `ganymede --help` never scans site-packages; a built-in name is never replaced."""
+    global _entry_points_read
+    if _entry_points_read:
+        return
+    _entry_points_read = True
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        BACKENDS.setdefault(entry.name, entry.value)
+
+
+def backend_names() -> list[str]:
+    _read_entry_points()
+    return list(BACKENDS)
+
+
 def backend_class(name: str) -> Callable[..., Backend]:
+    if name not in BACKENDS:
+        _read_entry_points()
     try:
         target = BACKENDS[name]
     except KeyError:

@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from core import settings
-from core.backends.base import Backend, Tools
-from core.backends.registry import ModelRef
-from core.errors import BackendUnavailableError
-from core.generation import GenerationConfig
-from core.messages import Completion, Message, Usage
-from core.toolcalls import parse_tool_calls, tool_names
+from ganymede.core import settings
+from ganymede.core.backends.base import Backend, Tools
+from ganymede.core.backends.refs import ModelRef
+from ganymede.core.errors import BackendUnavailableError
+from ganymede.core.generation import GenerationConfig
+from ganymede.core.messages import Completion, Message, Usage
+from ganymede.core.toolcalls import parse_tool_calls, tool_names
 
 # Below this many shared tokens, a separate pass for the prefix costs more than it saves.
 MIN_SHARED_PREFIX = 32
@@ -112,9 +112,8 @@ class TransformersBackend(Backend):
         cached = _converted_cache(ref)
         if (cached / "config.json").is_file():
             return str(cached), {}
+        from ganymede.core.backends.llamacpp import gguf_path
         from transformers import GgufConfig
-
-        from core.backends.llamacpp import gguf_path
 
         path = gguf_path(ref)
         # Dequantized weights can be saved as safetensors, so only the first load pays for the conversion.

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.backends.base import Backend
-from core.generation import GenerationConfig
+from ganymede.core.backends.base import Backend
+from ganymede.core.generation import GenerationConfig
 
 GREEDY = GenerationConfig(greedy=True, max_new_tokens=24)
 COUNT = [{"role": "user", "content": "Count from 1 to 10, separated by commas. Output only the numbers."}]
@@ -49,8 +49,7 @@ def check_arithmetic(backend: Backend) -> None:
 
 def check_context_window_is_enforced(backend: Backend) -> None:
     import pytest
-
-    from core.errors import ContextWindowExceededError
+    from ganymede.core.errors import ContextWindowExceededError
 
     with pytest.raises(ContextWindowExceededError):
         backend.chat([{"role": "user", "content": "hello " * (backend.context_window + 10)}], GREEDY)

@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from apps.assistant import ask, build_registry, predict_calls
-from apps.evaluation.tools_eval import check_item, load_bfcl
-from apps.index import DocumentIndex
-from core.generation import GenerationConfig
+from ganymede.apps.assistant.assistant import ask, build_registry, predict_calls
+from ganymede.apps.assistant.index import DocumentIndex
+from ganymede.apps.evaluation.tools import check_item, load_bfcl
+from ganymede.core.generation import GenerationConfig
 
 pytestmark = pytest.mark.model
 CONFIG = GenerationConfig(max_new_tokens=96, greedy=True)
@@ -67,7 +66,7 @@ def test_injected_instructions_do_not_trigger_tools(default_backend, index: Docu
 
 
 def test_bfcl_simple_items_match(default_backend, shared_data: Path) -> None:
-    from core.prompts import load_prompt
+    from ganymede.core.prompts import load_prompt
 
     spec = load_prompt("assistant_tools")
     bfcl = shared_data / "bfcl"

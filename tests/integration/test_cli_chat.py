@@ -10,7 +10,7 @@ pytestmark = pytest.mark.model
 
 
 def ganymede(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "core.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "ganymede.cli", *args], capture_output=True, text=True, timeout=300)
 
 
 def test_chat_json_answers_with_the_default_model():

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from apps.ner import evaluate, load_engine
-from apps.ner_conll import read_conll
-from apps.ner_labels import CONLL, LabelChoice
+from ganymede.apps.ner.conll import read_conll
+from ganymede.apps.ner.engines import evaluate, load_engine
+from ganymede.apps.ner.labels import CONLL, LabelChoice
 
 
 @pytest.mark.slow

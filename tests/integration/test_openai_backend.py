@@ -8,11 +8,11 @@ import time
 import httpx
 import pytest
 import uvicorn
+from ganymede.core.backends import load_backend
+from ganymede.core.errors import BackendUnavailableError
+from ganymede.core.generation import GenerationConfig
+from ganymede.core.server import create_app
 
-from core.backends import load_backend
-from core.errors import BackendUnavailableError
-from core.generation import GenerationConfig
-from core.server import create_app
 from tests.integration import backend_contract as contract
 
 pytestmark = pytest.mark.model

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from apps import pandas_code
-from core.prompts import load_prompt
+from ganymede.apps.tables import pandas_code
+from ganymede.core.prompts import load_prompt
 
 pytestmark = pytest.mark.model
 

@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-
-from apps import summarize as sm
-from apps.dialogue_io import Dialogue, Turn
+from ganymede.apps.summarize import summarizer as sm
+from ganymede.apps.summarize.dialogue_io import Dialogue, Turn
 
 pytestmark = pytest.mark.model
 

@@ -2,10 +2,10 @@
 and the same weights loaded again from that local Hugging Face folder by path."""
 
 import pytest
+from ganymede.core.backends import load_backend
+from ganymede.core.generation import GenerationConfig
+from ganymede.core.settings import SMALL_MODEL
 
-from core.backends import load_backend
-from core.generation import GenerationConfig
-from core.settings import SMALL_MODEL
 from tests.integration import backend_contract as contract
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
@@ -45,7 +45,7 @@ def test_batch_with_left_padding_matches_single_requests(hf_backend):
 
 
 def test_local_folder_reference_loads_the_cached_conversion(hf_backend):
-    from core.backends.transformers import _converted_cache
+    from ganymede.core.backends.transformers import _converted_cache
 
     folder = _converted_cache(hf_backend.ref)
     assert (folder / "config.json").is_file()

@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from apps import translate
-from apps.evaluation.mt import corpus_scores
+from ganymede.apps.evaluation.mt import corpus_scores
+from ganymede.apps.translate import translator as translate
 
 pytestmark = pytest.mark.model
 
@@ -46,7 +45,7 @@ def test_eval_scores_a_few_dev_sentences(small_backend, shared_data: Path) -> No
 
 def test_cli_unknown_language_exits_2_with_a_clear_error() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "core.cli", "translate", "--to", "Klingonish", "Hello"],
+        [sys.executable, "-m", "ganymede.cli", "translate", "--to", "Klingonish", "Hello"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -60,7 +59,7 @@ def test_cli_eval_json_last_line(shared_data: Path) -> None:
         [
             sys.executable,
             "-m",
-            "core.cli",
+            "ganymede.cli",
             "eval",
             "translate",
             "--data",

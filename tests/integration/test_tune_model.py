@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from apps import tune
-from core import cli
-from core.backends import load_backend
-from core.generation import GenerationConfig
-from core.settings import SMALL_MODEL
+from ganymede import cli
+from ganymede.core.backends import load_backend
+from ganymede.core.generation import GenerationConfig
+from ganymede.core.settings import SMALL_MODEL
+from ganymede.tune import trainer as tune
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -103,8 +102,8 @@ def test_stopped_and_resumed_run_ends_like_an_uninterrupted_one(data, trained):
 
 
 def _summary(backend) -> str:
-    from apps.dialogue_io import Dialogue, parse_turn_lines
-    from apps.summarize import Summarizer
+    from ganymede.apps.summarize.dialogue_io import Dialogue, parse_turn_lines
+    from ganymede.apps.summarize.summarizer import Summarizer
 
     summarizer = Summarizer(backend, GenerationConfig(greedy=True, max_new_tokens=16), shots=0)
     return summarizer.summarize(Dialogue("held-out", parse_turn_lines(HELD_OUT["dialogue"]))).summary

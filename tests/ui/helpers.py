@@ -15,8 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from core import settings
+from ganymede.core import settings
 
 CHROMIUM = os.environ.get("GANYMEDE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu"]
@@ -60,7 +59,7 @@ class UIServer:
             "GRADIO_TEMP_DIR": str(self.home / "gradio-uploads"),
             "PYTHONUNBUFFERED": "1",
         }
-        command = [sys.executable, "-m", "core.cli", "ui", "--port", str(self.port), *self.extra_args]
+        command = [sys.executable, "-m", "ganymede.cli", "ui", "--port", str(self.port), *self.extra_args]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 command, cwd=settings.repo_root(), env=env, stdout=log, stderr=subprocess.STDOUT

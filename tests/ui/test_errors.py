@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import gradio as gr
 import pytest
+from ganymede.core.errors import InputFileError
+from ganymede.ui.shared import user_errors
 from gradio.utils import get_upload_folder
-
-from core.errors import InputFileError
-from ui.shared import user_errors
 
 pytestmark = pytest.mark.ui
 

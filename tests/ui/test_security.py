@@ -12,12 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from ganymede.core import settings
+from ganymede.ui.app import UPLOAD_LIMIT
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from core import settings
 from tests.ui.helpers import UIServer
-from ui.app import UPLOAD_LIMIT
 
 pytestmark = pytest.mark.ui
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from apps.assistant import (
+from ganymede.apps.assistant.assistant import (
     answer_from_passages,
     ask,
     build_registry,
@@ -18,12 +17,13 @@ from apps.assistant import (
     is_abstention,
     run_tools,
 )
-from apps.index import DocumentIndex, Passage
-from apps.tools import ToolRegistry, tool
-from apps.tools.calculator import TOOL as CALCULATOR
-from core.errors import GanymedeError
-from core.generation import GenerationConfig
-from core.messages import Completion
+from ganymede.apps.assistant.index import DocumentIndex, Passage
+from ganymede.apps.assistant.tools import ToolRegistry, tool
+from ganymede.apps.assistant.tools.calculator import TOOL as CALCULATOR
+from ganymede.core.errors import GanymedeError
+from ganymede.core.generation import GenerationConfig
+from ganymede.core.messages import Completion
+
 from tests.fakes import ScriptedBackend, tool_call_reply
 from tests.unit.test_index import hashing_embed
 

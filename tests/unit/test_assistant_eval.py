@@ -6,19 +6,18 @@ import json
 from pathlib import Path
 
 import pytest
-
-from apps.evaluation.rag_eval import best_f1_em, load_squad, normalize_answer, summarize, token_f1
-from apps.evaluation.tools_eval import (
+from ganymede.apps.evaluation.rag import best_f1_em, load_squad, normalize_answer, summarize, token_f1
+from ganymede.apps.evaluation.tools import (
     BfclItem,
     category_of,
     check_item,
     load_bfcl,
     openai_tools,
 )
-from apps.evaluation.tools_eval import (
+from ganymede.apps.evaluation.tools import (
     summarize as summarize_tools,
 )
-from core.errors import InputFileError
+from ganymede.core.errors import InputFileError
 
 AREA = {
     "name": "geometry.area_circle",
@@ -169,8 +168,9 @@ def test_shared_bfcl_and_squad_files_load(shared_data: Path) -> None:
 
 
 def test_a_checked_call_counts_only_when_the_model_confirms_it() -> None:
-    from apps.assistant import predict_calls
-    from core.generation import GenerationConfig
+    from ganymede.apps.assistant.assistant import predict_calls
+    from ganymede.core.generation import GenerationConfig
+
     from tests.fakes import ScriptedBackend, tool_call_reply
 
     config = GenerationConfig(greedy=True, max_new_tokens=64)
@@ -191,8 +191,9 @@ def test_a_checked_call_counts_only_when_the_model_confirms_it() -> None:
 
 
 def test_a_call_with_invented_arguments_is_left_out_unless_grounding_is_off() -> None:
-    from apps.assistant import predict_calls
-    from core.generation import GenerationConfig
+    from ganymede.apps.assistant.assistant import predict_calls
+    from ganymede.core.generation import GenerationConfig
+
     from tests.fakes import ScriptedBackend, tool_call_reply
 
     config = GenerationConfig(greedy=True, max_new_tokens=64)

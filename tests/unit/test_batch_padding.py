@@ -1,6 +1,6 @@
 """Batch layout for the transformers backend: the shared prefix and where padding goes."""
 
-from core.backends.transformers import pad_after_prefix, shared_prefix_length
+from ganymede.core.backends.transformers import pad_after_prefix, shared_prefix_length
 
 
 def test_shared_prefix_leaves_each_row_a_token_of_its_own() -> None:

@@ -1,10 +1,10 @@
 import json
 
 import pytest
+from ganymede.apps.chat import conversation as chat
+from ganymede.core.errors import ContextWindowExceededError
+from ganymede.core.generation import GenerationConfig
 
-from apps import chat
-from core.errors import ContextWindowExceededError
-from core.generation import GenerationConfig
 from tests.fakes import ScriptedBackend
 
 

@@ -1,7 +1,6 @@
 import pytest
-
-from core.chunking import pack
-from core.errors import ContextWindowExceededError
+from ganymede.core.chunking import pack
+from ganymede.core.errors import ContextWindowExceededError
 
 
 def words(text: str) -> int:

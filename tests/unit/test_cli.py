@@ -3,14 +3,15 @@ import subprocess
 import sys
 
 import pytest
-
-from core import cli
+from ganymede import cli
 
 HEAVY = ("torch", "transformers", "gradio", "spacy", "langchain_core", "llama_cpp", "pandas")
 
 
 def test_building_the_parser_imports_nothing_heavy():
-    code = "import sys; from core.cli import build_parser; build_parser(); print([m for m in %r if m in sys.modules])"
+    code = (
+        "import sys; from ganymede.cli import build_parser; build_parser(); print([m for m in %r if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code % (HEAVY,)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

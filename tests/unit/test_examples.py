@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from core.examples import ExampleSelector, select_examples
+from ganymede.core.examples import ExampleSelector, select_examples
 
 VOCAB = ["flight", "hotel", "book", "computer", "broken", "doctor", "sick", "room"]
 

@@ -3,9 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from core.errors import InputFileError
-from core.fileio import jsonl_records, write_atomic
+from ganymede.core.errors import InputFileError
+from ganymede.core.fileio import jsonl_records, write_atomic
 
 
 def test_write_atomic_replaces_whole_file(tmp_path: Path) -> None:

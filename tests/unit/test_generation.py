@@ -1,7 +1,6 @@
 import pytest
-
-from core.errors import InvalidSettingsError
-from core.generation import GenerationConfig
+from ganymede.core.errors import InvalidSettingsError
+from ganymede.core.generation import GenerationConfig
 
 
 def test_defaults_are_valid_and_sampling():

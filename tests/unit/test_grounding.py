@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from apps.tools.grounding import Context, context_of, invented_values, value_grounded
+from ganymede.apps.assistant.tools.grounding import Context, context_of, invented_values, value_grounded
 
 SCHEMA = {
     "type": "object",
@@ -66,7 +65,7 @@ def test_a_call_is_invented_only_when_no_value_is_grounded() -> None:
 
 
 def test_the_clock_needs_no_grounding_for_its_default_or_local_time() -> None:
-    from apps.tools.clock import TOOL
+    from ganymede.apps.assistant.tools.clock import TOOL
 
     context = Context.of("What day is it today?")
     for timezone in ("UTC", "local"):

@@ -9,9 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from apps.index import DocumentIndex, fts_query, index_path, read_document, reciprocal_rank_fusion, split_text
-from core.errors import GanymedeError, InputFileError
+from ganymede.apps.assistant.index import (
+    DocumentIndex,
+    fts_query,
+    index_path,
+    read_document,
+    reciprocal_rank_fusion,
+    split_text,
+)
+from ganymede.core.errors import GanymedeError, InputFileError
 
 
 def hashing_embed(texts: list[str]) -> np.ndarray:
@@ -145,7 +151,7 @@ def test_an_index_mirrors_one_folder(docs: Path, index: DocumentIndex, tmp_path:
 
 
 def test_uploads_are_copied_and_indexed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import apps.index as module
+    import ganymede.apps.assistant.index as module
 
     monkeypatch.setattr(module.settings, "home", lambda: tmp_path / "home")
     monkeypatch.setattr(module, "open_index", lambda name: DocumentIndex(module.index_path(name), embed=hashing_embed))

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from apps import languages
-from apps.languages import UnknownLanguageError
+from ganymede.apps.translate import languages
+from ganymede.apps.translate.languages import UnknownLanguageError
 
 
 @pytest.mark.parametrize(

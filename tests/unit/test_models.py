@@ -2,9 +2,8 @@ import hashlib
 from pathlib import Path
 
 import pytest
-
-from core import models
-from core.errors import ModelNotInstalledError
+from ganymede.core import catalog as models
+from ganymede.core.errors import ModelNotInstalledError
 
 
 def fake_model(tmp_path: Path, parts: list[bytes], sha: str | None = None) -> models.BundledModel:

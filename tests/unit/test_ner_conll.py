@@ -5,16 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from apps.evaluation.ner_eval import entity_scores
-from apps.ner_conll import (
+from ganymede.apps.evaluation.ner import entity_scores
+from ganymede.apps.ner.conll import (
     char_spans_to_tags,
     iob1_to_iob2,
     read_conll,
     spans_to_tags,
     tags_to_spans,
 )
-from core.errors import InputFileError
+from ganymede.core.errors import InputFileError
 
 IOB1_FILE = """-DOCSTART- -X- O O
 

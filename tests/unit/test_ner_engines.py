@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-
-from apps.ner import (
+from ganymede.apps.ner.conll import read_conll
+from ganymede.apps.ner.engines import (
     NEWS_MODEL,
     SPACY_MODEL,
     SpacyEngine,
@@ -19,10 +19,9 @@ from apps.ner import (
     highlighted,
     load_engine,
 )
-from apps.ner_conll import read_conll
-from apps.ner_labels import CONLL, ONTONOTES, LabelChoice
-from core.cli import main
-from core.errors import GanymedeError
+from ganymede.apps.ner.labels import CONLL, ONTONOTES, LabelChoice
+from ganymede.cli import main
+from ganymede.core.errors import GanymedeError
 
 TEXTS = [
     "Angela Merkel met Emmanuel Macron in Paris on Monday, Reuters reported.",
@@ -63,7 +62,7 @@ def spacy_engine() -> SpacyEngine:
 
 @pytest.fixture(scope="module")
 def news_engine():
-    assert (NEWS_MODEL / "meta.json").is_file(), "the trained `news` pipeline must ship in apps/ner_models/news"
+    assert (NEWS_MODEL / "meta.json").is_file(), "the trained `news` pipeline must ship in apps/ner/models/news"
     return load_engine("news")
 
 
@@ -168,7 +167,7 @@ def test_cli_eval_prints_json_last(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_worker_processes_give_the_same_entities(monkeypatch: pytest.MonkeyPatch) -> None:
-    import apps.ner as ner_module
+    import ganymede.apps.ner.engines as ner_module
 
     monkeypatch.setattr(ner_module, "MIN_DOCS_PER_PROCESS", 1)
     texts = [t for t in TEXTS if t] * 2

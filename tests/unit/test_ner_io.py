@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from apps.ner_conll import read_conll
-from apps.ner_io import (
+from ganymede.apps.ner.conll import read_conll
+from ganymede.apps.ner.io import (
     Document,
     InputProblem,
     format_for,
@@ -23,8 +22,8 @@ from apps.ner_io import (
     render,
     to_conll,
 )
-from apps.ner_labels import Entity
-from core.errors import GanymedeError
+from ganymede.apps.ner.labels import Entity
+from ganymede.core.errors import GanymedeError
 
 ARTICLE_HTML = """<!doctype html><html><head><title>Markets</title></head><body>
 <nav><a href="/">Home</a> | <a href="/world">World</a> | <a href="/sport">Sport</a></nav>

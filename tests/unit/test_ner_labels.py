@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from apps.ner_labels import (
+from ganymede.apps.ner.labels import (
     CONLL,
     CONLL_TO_ONTONOTES,
     ONTONOTES,
@@ -15,7 +14,7 @@ from apps.ner_labels import (
     parse_labels,
     scheme_of,
 )
-from core.errors import GanymedeError
+from ganymede.core.errors import GanymedeError
 
 
 def test_mapping_tables_cover_both_schemes() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from apps.ner_llm import LLMEngine, LLMStats, RawEntity, locate, parse_reply, split_into_chunks
+from ganymede.apps.ner.llm_engine import LLMEngine, LLMStats, RawEntity, locate, parse_reply, split_into_chunks
+
 from tests.fakes import ScriptedBackend
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from ganymede.apps.tables import pandas_code, sandbox
+from ganymede.cli import main
+from ganymede.core.errors import InputFileError
 
-from apps import pandas_code, sandbox
-from core.cli import main
-from core.errors import InputFileError
 from tests.fakes import ScriptedBackend
 
 FRAME = pd.DataFrame({"city": ["Paris", "Rome", "Paris"], "sales": [1.0, 2.0, 3.0]})
@@ -100,7 +100,7 @@ def test_self_repair_gives_up_after_the_retries() -> None:
 
 
 def pandas_code_config():
-    from core.prompts import load_prompt
+    from ganymede.core.prompts import load_prompt
 
     return load_prompt(pandas_code.PROMPT).config()
 

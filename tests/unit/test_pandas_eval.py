@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from apps.evaluation import pandas_eval as pe
-from core.errors import InputFileError
+from ganymede.apps.evaluation import pandas as pe
+from ganymede.core.errors import InputFileError
 
 FUNCTION_PROBLEM = {
     "task_id": "T/0",

@@ -1,7 +1,6 @@
 import pytest
-
-from core.errors import PromptFileError
-from core.prompts import available, load_prompt
+from ganymede.core.errors import PromptFileError
+from ganymede.core.prompts import available, load_prompt
 
 
 def write(tmp_path, text):

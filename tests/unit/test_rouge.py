@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from apps.evaluation.rouge import corpus_rouge, score_one, sentences_on_lines
+from ganymede.apps.evaluation.rouge import corpus_rouge, score_one, sentences_on_lines
 
 
 def test_identical_strings_score_one() -> None:

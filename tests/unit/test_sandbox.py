@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
-from apps import sandbox
+from ganymede.apps.tables import sandbox
 
 
 @pytest.mark.parametrize(

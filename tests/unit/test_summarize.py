@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from ganymede.apps.summarize import summarizer as sm
+from ganymede.apps.summarize.dialogue_io import Dialogue, Turn
+from ganymede.core.errors import ContextWindowExceededError
 
-from apps import summarize as sm
-from apps.dialogue_io import Dialogue, Turn
-from core.errors import ContextWindowExceededError
 from tests.fakes import ScriptedBackend
 
 
@@ -258,7 +258,7 @@ def test_compare_shots_scores_each_prompt() -> None:
 def run_cli(argv: list[str], backend: ScriptedBackend, monkeypatch: pytest.MonkeyPatch) -> int:
     import argparse
 
-    monkeypatch.setattr("core.cliargs.load_backend_from_args", lambda args: backend)
+    monkeypatch.setattr("ganymede.core.cliargs.load_backend_from_args", lambda args: backend)
     parser = argparse.ArgumentParser()
     sm.add_cli(parser.add_subparsers())
     args = parser.parse_args(["summarize", *argv])
@@ -284,7 +284,7 @@ def test_cli_only_bad_files_loads_no_model(tmp_path: Path, monkeypatch: pytest.M
     def no_model(args):  # type: ignore[no-untyped-def]
         raise AssertionError("the model should not be loaded")
 
-    monkeypatch.setattr("core.cliargs.load_backend_from_args", no_model)
+    monkeypatch.setattr("ganymede.core.cliargs.load_backend_from_args", no_model)
     parser = __import__("argparse").ArgumentParser()
     sm.add_cli(parser.add_subparsers())
     args = parser.parse_args(["summarize", str(tmp_path)])

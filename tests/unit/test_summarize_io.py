@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
-from apps.dialogue_io import expand_paths, parse_turn_lines, read_file, sniff_format
-from core.errors import InputFileError
+from ganymede.apps.summarize.dialogue_io import expand_paths, parse_turn_lines, read_file, sniff_format
+from ganymede.core.errors import InputFileError
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -1,4 +1,4 @@
-from core.toolcalls import parse_tool_calls, tool_names
+from ganymede.core.toolcalls import parse_tool_calls, tool_names
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
 

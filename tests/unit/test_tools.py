@@ -11,13 +11,19 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
-
-from apps.tools import ToolError, ToolRegistry, check_arguments, default_registry, schema_from_function, tool
-from apps.tools.calculator import TOOL as CALCULATOR
-from apps.tools.calculator import calculate
-from apps.tools.clock import current_datetime
-from apps.tools.http_api import HttpApi, is_public_address, operations_of, url_allowed
-from apps.tools.table import table_tool
+from ganymede.apps.assistant.tools import (
+    ToolError,
+    ToolRegistry,
+    check_arguments,
+    default_registry,
+    schema_from_function,
+    tool,
+)
+from ganymede.apps.assistant.tools.calculator import TOOL as CALCULATOR
+from ganymede.apps.assistant.tools.calculator import calculate
+from ganymede.apps.assistant.tools.clock import current_datetime
+from ganymede.apps.assistant.tools.http_api import HttpApi, is_public_address, operations_of, url_allowed
+from ganymede.apps.assistant.tools.table import table_tool
 
 
 # -- calculator -------------------------------------------------------------------------------------------------
@@ -146,7 +152,7 @@ def test_query_table_needs_a_backend_and_runs_in_the_pandas_sandbox(tmp_path: Pa
     from tests.fakes import ScriptedBackend
 
     assert table_tool(None) is None and "query_table" not in default_registry().names()
-    pytest.importorskip("apps.pandas_code")
+    pytest.importorskip("ganymede.apps.tables.pandas_code")
     table = tmp_path / "people.csv"
     table.write_text("name,age\nalice,31\nbob,45\n")
     backend = ScriptedBackend("```python\nresult = df['age'].sum()\n```")

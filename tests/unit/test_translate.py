@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from ganymede.apps.evaluation.mt import bleu_tokenizer, corpus_scores
+from ganymede.apps.translate import translator as translate
+from ganymede.apps.translate.languages import UnknownLanguageError, resolve
+from ganymede.core.errors import GanymedeError, InputFileError
+from ganymede.core.prompts import load_prompt
 
-from apps import translate
-from apps.evaluation.mt import bleu_tokenizer, corpus_scores
-from apps.languages import UnknownLanguageError, resolve
-from core.errors import GanymedeError, InputFileError
-from core.prompts import load_prompt
 from tests.fakes import ScriptedBackend
 
 EN, DE, FR = resolve("en"), resolve("de"), resolve("fr")
@@ -302,7 +302,7 @@ def test_evaluate_reads_rows_and_scores(tmp_path: Path) -> None:
 
 
 def test_eval_cli_scores_the_baseline_prompt_in_the_same_run(tmp_path: Path, monkeypatch, capsys) -> None:
-    from core.cli import build_parser
+    from ganymede.cli import build_parser
 
     data = tmp_path / "d.jsonl"
     rows = [{"source_lang": "en", "target_lang": "de", "source": "Good night.", "reference": "GOOD NIGHT."}]
@@ -341,7 +341,7 @@ def test_words_with_file_extensions_are_files_other_text_is_text() -> None:
 
 
 def test_cli_reports_bad_files_without_loading_a_model(tmp_path: Path, monkeypatch, capsys) -> None:
-    from core.cli import build_parser
+    from ganymede.cli import build_parser
 
     def no_model(_args):
         raise AssertionError("a model was loaded for a batch with no readable file")
@@ -363,7 +363,7 @@ def test_clean_reply_keeps_a_note_line_the_source_had() -> None:
 
 # -- several candidates (MBR) ------------------------------------------------------------------------
 def test_consensus_picks_the_candidate_closest_to_the_others() -> None:
-    from apps.evaluation.mt import consensus_index
+    from ganymede.apps.evaluation.mt import consensus_index
 
     outlier = "Völlig andere Worte hier"
     assert consensus_index([outlier, "Der Hund schläft im Garten.", "Der Hund schläft im Garten!"]) == 1

@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+from ganymede import cli
+from ganymede.core.errors import GanymedeError, InputFileError
+from ganymede.tune import trainer as tune
 
-from apps import tune
-from core import cli
-from core.errors import GanymedeError, InputFileError
 from tests.fakes import ScriptedBackend
 
 DIALOGUE = "#Person1#: Is the shop open?\n#Person2#: No, it closes at six."
@@ -24,7 +24,7 @@ def write_jsonl(path: Path, lines: list[str | dict]) -> Path:
 
 # -- data adapters ---------------------------------------------------------------------------------------------
 def test_summarize_example_uses_the_apps_own_zero_shot_prompt(tmp_path):
-    from apps.summarize import Summarizer
+    from ganymede.apps.summarize.summarizer import Summarizer
 
     data = write_jsonl(tmp_path / "train.jsonl", [{"dialogue": DIALOGUE, "summary": " The shop closes at six. "}])
     [example] = tune.read_examples("summarize", data, {"max_words": 25})
@@ -43,9 +43,9 @@ def test_summarize_example_accepts_turn_lists_and_summary1(tmp_path):
 
 
 def test_translate_example_uses_the_apps_own_prompt(tmp_path):
-    from apps import languages
-    from apps.translate import PROMPT, build_messages
-    from core.prompts import load_prompt
+    from ganymede.apps.translate import languages
+    from ganymede.apps.translate.translator import PROMPT, build_messages
+    from ganymede.core.prompts import load_prompt
 
     record = {"source": "Good morning.", "reference": "Guten Morgen.", "source_lang": "en", "target_lang": "de"}
     [example] = tune.read_examples("translate", write_jsonl(tmp_path / "t.jsonl", [record]))
@@ -269,9 +269,8 @@ def _peft_folder(tmp_path: Path, rank: int = 2, arch: str = "qwen2") -> Path:
 
 
 def test_peft_adapter_converts_to_a_gguf_lora_llamacpp_accepts(tmp_path):
+    from ganymede.core import lora
     from gguf import GGUFReader
-
-    from core import lora
 
     path = lora.gguf_adapter(_peft_folder(tmp_path))
     assert path.name == "adapter_model.gguf"
@@ -293,15 +292,15 @@ def test_peft_adapter_converts_to_a_gguf_lora_llamacpp_accepts(tmp_path):
 
 
 def test_unsupported_architecture_is_a_clear_error(tmp_path):
-    from core import lora
-    from core.errors import BackendUnavailableError
+    from ganymede.core import lora
+    from ganymede.core.errors import BackendUnavailableError
 
     with pytest.raises(BackendUnavailableError, match=r"'llama' models to GGUF.*--backend transformers"):
         lora.gguf_adapter(_peft_folder(tmp_path, arch="llama"))
 
 
 def test_read_adapter_errors_say_what_to_do(tmp_path):
-    from core import lora
+    from ganymede.core import lora
 
     with pytest.raises(GanymedeError, match="adapter not found"):
         lora.read_adapter(tmp_path / "none")
@@ -314,10 +313,12 @@ def test_read_adapter_errors_say_what_to_do(tmp_path):
 
 # -- --adapter at inference -----------------------------------------------------------------------------------------
 def test_adapter_flag_defaults_the_model_to_the_adapters_base(tmp_path, monkeypatch):
-    from core import cliargs
+    from ganymede.core import cliargs
 
     calls = []
-    monkeypatch.setattr("core.backends.load_backend", lambda model, backend=None, **kw: calls.append((model, kw)))
+    monkeypatch.setattr(
+        "ganymede.core.backends.load_backend", lambda model, backend=None, **kw: calls.append((model, kw))
+    )
     folder = _peft_folder(tmp_path)
     cliargs.load_backend_from_args(argparse.Namespace(model=None, backend=None, adapter=str(folder)))
     assert calls == [("bundled:qwen2.5-coder-0.5b", {"adapter": str(folder.resolve())})]
@@ -337,9 +338,9 @@ def test_every_app_command_takes_adapter_but_serve_and_ui_do_not():
 
 
 def test_summarize_with_an_adapter_uses_its_training_prompt(tmp_path, monkeypatch):
-    from apps import summarize
+    from ganymede.apps.summarize import summarizer as summarize
 
-    monkeypatch.setattr("core.cliargs.load_backend_from_args", lambda args: ScriptedBackend("A summary."))
+    monkeypatch.setattr("ganymede.core.cliargs.load_backend_from_args", lambda args: ScriptedBackend("A summary."))
     base = {"examples": None, "strategy": "auto", "max_words": 20, "shots": None, "model": None, "backend": None}
     with_adapter, _ = summarize._summarizer_from_args(argparse.Namespace(**base, adapter=str(_peft_folder(tmp_path))))
     assert with_adapter.shots == 0

@@ -1,0 +1,6 @@
+"""Dialogue summarization from files: few-shot or LoRA-tuned, map-reduce for long dialogues."""
+
+from ganymede.apps.summarize.summarizer import PROMPT, Summarizer, add_cli, add_eval_cli, read_eval_rows, summarize_text
+from ganymede.apps.summarize.tune_data import tune_data
+
+__all__ = ["PROMPT", "Summarizer", "add_cli", "add_eval_cli", "read_eval_rows", "summarize_text", "tune_data"]

@@ -1,0 +1,692 @@
+"""Summarization: dialogues (meetings, support chats, transcripts) from files, one or thousands at a time.
+
+preprocess (read the dialogue, pick few-shot examples, plan: one prompt or map-reduce over turn-aligned
+chunks when the prompt would not fit) -> model call (chat, or chat_batch where the backend batches) ->
+postprocess (strip labels and quotes, DialogSum's #PersonN# naming). Input formats: apps/dialogue_io.py."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ganymede.apps.summarize.dialogue_io import (
+    FORMATS,
+    Dialogue,
+    Turn,
+    expand_paths,
+    parse_turn_lines,
+    read_file,
+    split_sentences,
+)
+from ganymede.core.calllog import call_context
+from ganymede.core.errors import ContextWindowExceededError, GanymedeError, InputFileError
+from ganymede.core.fileio import write_atomic
+
+if TYPE_CHECKING:
+    from ganymede.core.backends.base import Backend
+    from ganymede.core.examples import ExampleSelector
+    from ganymede.core.generation import GenerationConfig
+    from ganymede.core.prompts import PromptSpec
+
+PROMPT = "summarize"
+REDUCE_PROMPT = "summarize_reduce"
+STRATEGIES = ("auto", "stuff", "map-reduce")
+OUTPUT_FORMATS = ("jsonl", "md", "txt")
+DEFAULT_MAX_WORDS = 20
+#: tokens kept free beside prompt and reply: chat-template overhead differs a little between backends.
+MARGIN = 16
+#: backends that really run a batch at once (llama.cpp serves one request at a time).
+BATCHING_BACKENDS = {"transformers", "openai"}
+
+
+# -- preprocess ---------------------------------------------------------------------------------------------
+def load_examples(path: str | Path) -> list[dict[str, str]]:
+    """A pool of worked examples: JSONL/JSON records with `dialogue` and `summary` (or `output`), e.g. DialogSum
+    rows that are NOT evaluated. Returns prompt examples {dialogue, output}."""
+    file = Path(path)
+    dialogues = read_file(file)
+    pool = []
+    for dialogue in dialogues:
+        if not dialogue.references:
+            raise InputFileError(f"{file}: example {dialogue.source} has no summary", "give each example a summary")
+        pool.append({"dialogue": dialogue.text, "output": dialogue.references[0]})
+    if not pool:
+        raise InputFileError(f"{file}: no examples found")
+    return pool
+
+
+def word_budget_tokens(max_words: int) -> int:
+    """A reply budget for `max_words` words: English runs ~1.4 tokens a word with #Person1# tags, plus slack
+    so a slightly long summary can still end its sentence (an unfinished last sentence is dropped)."""
+    return max_words * 2 + 16
+
+
+def system_prompt(spec: PromptSpec, max_words: int) -> str:
+    return spec.system.replace("{max_words}", str(max_words))
+
+
+@dataclass
+class Plan:
+    strategy: str  # "stuff" or "map-reduce"
+    chunks: list[str]
+    prompt_tokens: int
+    messages: list[dict[str, str]] = field(default_factory=list)  # the one prompt, for "stuff"
+
+
+# -- postprocess --------------------------------------------------------------------------------------------
+_LABEL = re.compile(
+    r"^\s*(?:\*\*)?(?:here(?:'s| is) (?:a |the )?(?:short |brief )?summary[^:\n]*:|summary\s*:)(?:\*\*)?\s*",
+    re.IGNORECASE,
+)
+_LAST_SENTENCE_END = re.compile(r"^(.*[.!?])\s+\S[^.!?]*$", re.DOTALL)
+_PERSON = re.compile(r"#?\b[Pp]erson\s?(\d)\b#?")
+
+
+def clean_summary(reply: str) -> str:
+    """The summary alone, on one line: labels ("Summary:"), wrapping quotes and bullets removed, and the
+    speakers written #Person1# as in DialogSum whatever spelling the model used."""
+    text = _LABEL.sub("", reply.strip(), count=1).strip()
+    lines = [line.strip().lstrip("-*• ").strip() for line in text.splitlines() if line.strip()]
+    text = " ".join(lines)
+    if len(text) > 1 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].strip()
+    text = _PERSON.sub(lambda m: f"#Person{m.group(1)}#", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    # A reply cut by the token budget ends mid-sentence: keep the complete sentences when there are any.
+    complete = _LAST_SENTENCE_END.match(text)
+    if text and text[-1] not in ".!?\"')#" and complete:
+        text = complete.group(1)
+    return text
+
+
+# -- model call ---------------------------------------------------------------------------------------------
+@dataclass
+class Summary:
+    source: str
+    summary: str
+    strategy: str
+    chunks: int
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    references: list[str] = field(default_factory=list)
+
+    def to_record(self, model: str, settings: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "summary": self.summary,
+            "model": model,
+            "settings": {**settings, "strategy": self.strategy, "chunks": self.chunks},
+            "tokens": {"prompt": self.prompt_tokens, "completion": self.completion_tokens},
+            "seconds": round(self.seconds, 2),
+        }
+
+
+class Summarizer:
+    """Summarizes dialogues with one backend, prompt, example source and settings.
+
+    Examples: the prompt file's own (first `shots` of them), or with `selector` the `shots` most similar
+    examples of a user's pool. `shots=None` means all the prompt file's examples (or 3 from a pool)."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        config: GenerationConfig | None = None,
+        shots: int | None = None,
+        selector: ExampleSelector | None = None,
+        strategy: str = "auto",
+        max_words: int = DEFAULT_MAX_WORDS,
+        prompt: str = PROMPT,
+    ) -> None:
+        from ganymede.core.prompts import load_prompt
+
+        if strategy not in STRATEGIES:
+            raise GanymedeError(f"unknown strategy {strategy!r}", f"use one of {', '.join(STRATEGIES)}")
+        if max_words < 1:
+            raise GanymedeError("--max-words must be at least 1")
+        if shots is not None and shots < 0:
+            raise GanymedeError("--shots must be 0 or more")
+        self.backend = backend
+        self.spec = load_prompt(prompt)
+        self.reduce_spec = load_prompt(REDUCE_PROMPT)
+        self.max_words = max_words
+        base = config or self.spec.config()
+        # The reply budget follows --max-words unless the user set max_new_tokens lower.
+        self.config = base.merged(max_new_tokens=min(base.max_new_tokens, word_budget_tokens(max_words)))
+        self.selector = selector
+        self.shots = (3 if selector else len(self.spec.examples)) if shots is None else shots
+        self.strategy = strategy
+        self.system = system_prompt(self.spec, max_words)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {
+            "prompt": self.spec.name,
+            "shots": self.shots,
+            "examples": "similar from pool" if self.selector else "prompt file",
+            "max_words": self.max_words,
+            "generation": self.config.model_dump(),
+        }
+
+    # preprocess
+    def examples_for(self, text: str) -> list[dict[str, str]]:
+        if self.shots == 0:
+            return []
+        if self.selector is not None:
+            return self.selector.select(text, self.shots)
+        return self.spec.examples[: self.shots]
+
+    def messages(self, text: str, examples: Sequence[dict[str, str]] | None = None) -> list[dict[str, str]]:
+        chosen = self.examples_for(text) if examples is None else list(examples)
+        return self.spec.render({"dialogue": text}, shots=len(chosen), examples=chosen, system=self.system)
+
+    def plan(self, dialogue: Dialogue) -> Plan:
+        """One prompt when prompt + examples + reply fit the window; otherwise (or when asked) map-reduce over
+        chunks of whole turns, each small enough to be summarized zero-shot beside its reply."""
+        window = self.backend.context_window
+        reply = self.config.max_new_tokens
+        text = dialogue.text
+        messages = self.messages(text)
+        stuffed = self.backend.count_tokens(messages)
+        if self.strategy != "map-reduce" and stuffed + reply + MARGIN <= window:
+            return Plan("stuff", [text], stuffed, messages)
+        if self.strategy == "stuff":
+            raise ContextWindowExceededError(
+                f"{dialogue.source}: the prompt needs {stuffed + reply} tokens but the context window is {window}",
+                "use --strategy auto or map-reduce, or fewer --shots",
+            )
+        return Plan("map-reduce", self.chunk(dialogue.turns), stuffed)
+
+    def chunk(self, turns: Sequence[Turn]) -> list[str]:
+        from ganymede.core.chunking import pack
+
+        fixed = self.backend.count_tokens(self.messages("", examples=[]))
+        budget = self.backend.context_window - fixed - self.config.max_new_tokens - MARGIN
+        # Chunks are summarized zero-shot: examples would eat the room the dialogue needs.
+        return pack([t.render() for t in turns], self.backend.count_tokens, budget, "\n", split_sentences)
+
+    # model call
+    def _chat(self, messages: list[dict[str, str]], template: str) -> tuple[str, int, int]:
+        with call_context(app="summarize", template=template):
+            completion = self.backend.chat(messages, self.config)
+        return completion.text, completion.usage.prompt_tokens or 0, completion.usage.completion_tokens or 0
+
+    def _reduce(self, partials: list[str]) -> tuple[str, int, int]:
+        """Combine the chunk summaries into one; when they do not fit one prompt, combine groups first."""
+        from ganymede.core.chunking import pack
+
+        fixed = self.backend.count_tokens(self.reduce_messages(""))
+        budget = self.backend.context_window - fixed - self.config.max_new_tokens - MARGIN
+        prompt_tokens = completion_tokens = 0
+        while True:
+            groups = pack(partials, self.backend.count_tokens, budget, "\n")
+            replies = []
+            for group in groups:
+                text, p, c = self._chat(self.reduce_messages(group), self.reduce_spec.name)
+                replies.append(clean_summary(text))
+                prompt_tokens, completion_tokens = prompt_tokens + p, completion_tokens + c
+            if len(replies) == 1:
+                return replies[0], prompt_tokens, completion_tokens
+            partials = replies
+
+    def reduce_messages(self, partials_text: str) -> list[dict[str, str]]:
+        numbered = "\n".join(f"Part {i}: {line}" for i, line in enumerate(partials_text.splitlines(), 1) if line)
+        system = system_prompt(self.reduce_spec, self.max_words)
+        return self.reduce_spec.render({"parts": numbered}, shots=0, system=system)
+
+    def summarize(self, dialogue: Dialogue, plan: Plan | None = None) -> Summary:
+        started = time.perf_counter()
+        plan = plan or self.plan(dialogue)
+        if plan.strategy == "stuff":
+            text, p, c = self._chat(plan.messages, self.spec.name)
+            return Summary(
+                dialogue.source,
+                clean_summary(text),
+                "stuff",
+                1,
+                p,
+                c,
+                time.perf_counter() - started,
+                dialogue.references,
+            )
+        partials, prompt_tokens, completion_tokens = [], 0, 0
+        for chunk in plan.chunks:
+            text, p, c = self._chat(self.messages(chunk, examples=[]), self.spec.name)
+            partials.append(clean_summary(text))
+            prompt_tokens, completion_tokens = prompt_tokens + p, completion_tokens + c
+        text, p, c = self._reduce(partials) if len(partials) > 1 else (partials[0], 0, 0)
+        return Summary(
+            dialogue.source,
+            text,
+            "map-reduce",
+            len(plan.chunks),
+            prompt_tokens + p,
+            completion_tokens + c,
+            time.perf_counter() - started,
+            dialogue.references,
+        )
+
+    def summarize_many(self, dialogues: Sequence[Dialogue]) -> list[Summary | Exception]:
+        """Summaries in order; a dialogue that fails gives its exception in its place. Single-prompt dialogues
+        go to the backend together when it batches (transformers, openai); llama.cpp takes them one by one."""
+        results: list[Summary | Exception | None] = [None] * len(dialogues)
+        batchable: list[tuple[int, list[dict[str, str]]]] = []
+        for i, dialogue in enumerate(dialogues):
+            try:
+                plan = self.plan(dialogue)
+            except Exception as exc:  # planning embeds and counts tokens: any failure fails this item only
+                results[i] = exc
+                continue
+            if plan.strategy == "stuff" and self.backend.name in BATCHING_BACKENDS and len(dialogues) > 1:
+                batchable.append((i, plan.messages))
+            else:
+                results[i] = self._safe(dialogue, plan)
+        if batchable:
+            started = time.perf_counter()
+            try:
+                with call_context(app="summarize", template=self.spec.name):
+                    completions = self.backend.chat_batch([m for _, m in batchable], self.config)
+            except Exception:  # a failed batch falls back to one request each, so one bad item fails alone
+                for i, _ in batchable:
+                    results[i] = self._safe(dialogues[i])
+            else:
+                seconds = (time.perf_counter() - started) / len(batchable)
+                for (i, _), completion in zip(batchable, completions, strict=True):
+                    usage = completion.usage
+                    results[i] = Summary(
+                        dialogues[i].source,
+                        clean_summary(completion.text),
+                        "stuff",
+                        1,
+                        usage.prompt_tokens or 0,
+                        usage.completion_tokens or 0,
+                        seconds,
+                        dialogues[i].references,
+                    )
+        return [r if r is not None else GanymedeError("not summarized") for r in results]
+
+    def _safe(self, dialogue: Dialogue, plan: Plan | None = None) -> Summary | Exception:
+        try:
+            return self.summarize(dialogue, plan)
+        except Exception as exc:  # batch jobs report the item and keep going
+            return exc
+
+
+def summarize_text(
+    backend: Backend,
+    text: str,
+    shots: int | None = None,
+    examples_pool: Sequence[dict[str, str]] | None = None,
+    config: GenerationConfig | None = None,
+    strategy: str = "auto",
+    max_words: int = DEFAULT_MAX_WORDS,
+) -> Summary:
+    """Summarize pasted dialogue text (for the UI and library use)."""
+    if not text.strip():
+        raise GanymedeError("nothing to summarize: the text is empty")
+    selector = None
+    if examples_pool:
+        from ganymede.core.examples import ExampleSelector
+
+        selector = ExampleSelector(examples_pool, "dialogue")
+    summarizer = Summarizer(backend, config, shots, selector, strategy, max_words)
+    return summarizer.summarize(Dialogue("text", parse_turn_lines(text)))
+
+
+def compare_shots(
+    backend: Backend,
+    text: str,
+    shots: int,
+    examples_pool: Sequence[dict[str, str]] | None = None,
+    config: GenerationConfig | None = None,
+    max_words: int = DEFAULT_MAX_WORDS,
+    reference: str = "",
+) -> dict[str, dict[str, Any]]:
+    """Zero-shot and `shots`-shot summaries of one dialogue side by side, each with ROUGE when a reference
+    summary is given (for the UI's compare view)."""
+    from ganymede.apps.evaluation.rouge import score_one
+
+    results: dict[str, dict[str, Any]] = {}
+    for label, k in (("zero-shot", 0), (f"{shots}-shot", shots)):
+        summary = summarize_text(backend, text, k, examples_pool, config, "auto", max_words)
+        entry: dict[str, Any] = {"summary": summary.summary, "strategy": summary.strategy}
+        if reference.strip():
+            entry["rouge"] = score_one(summary.summary, reference)
+        results[label] = entry
+    return results
+
+
+# -- batch: outputs, resume ---------------------------------------------------------------------------------
+def output_format(path: str | None, explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    suffix = Path(path).suffix.lower().lstrip(".") if path else ""
+    return {"jsonl": "jsonl", "md": "md", "markdown": "md"}.get(suffix, "txt")
+
+
+def render_records(records: Sequence[dict[str, Any]], fmt: str) -> str:
+    if fmt == "jsonl":
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    if fmt == "md":
+        return "".join(f"## {r['source']}\n\n{r['summary']}\n\n" for r in records)
+    return "".join(f"=== {r['source']} ===\n{r['summary']}\n\n" for r in records)
+
+
+_MD_ENTRY = re.compile(r"^## (.+?)\n\n(.*?)(?=\n\n## |\n*\Z)", re.MULTILINE | re.DOTALL)
+_TXT_ENTRY = re.compile(r"^=== (.+?) ===\n(.*?)(?=\n\n=== |\n*\Z)", re.MULTILINE | re.DOTALL)
+
+
+def read_records(path: str | Path, fmt: str) -> list[dict[str, Any]]:
+    """Records already in an output file (to resume a batch); a missing file has none."""
+    file = Path(path)
+    if not file.is_file():
+        return []
+    text = file.read_text(encoding="utf-8")
+    if fmt == "jsonl":
+        records = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                raise InputFileError(
+                    f"{file} line {number}: not valid JSON, cannot resume from it",
+                    "move the file away or give another -o",
+                ) from None
+            if isinstance(record, dict) and "source" in record:
+                records.append(record)
+        return records
+    pattern = _MD_ENTRY if fmt == "md" else _TXT_ENTRY
+    return [{"source": m.group(1), "summary": m.group(2).strip()} for m in pattern.finditer(text)]
+
+
+@dataclass
+class BatchReport:
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # already in the output (resume)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+
+def collect(paths: Iterable[str | Path], fmt: str | None = None) -> tuple[list[Dialogue], list[tuple[str, str]]]:
+    """Dialogues from files and folders, and (source, reason) for each file that could not be read."""
+    dialogues: list[Dialogue] = []
+    problems: list[tuple[str, str]] = []
+    for path in expand_paths(paths):
+        if not path.exists():
+            problems.append((str(path), "no such file or folder"))
+            continue
+        try:
+            dialogues.extend(read_file(path, fmt))
+        except GanymedeError as exc:
+            problems.append((str(path), str(exc)))
+    return dialogues, problems
+
+
+def run_batch(
+    summarizer: Summarizer,
+    dialogues: Sequence[Dialogue],
+    output: str | None = None,
+    fmt: str = "jsonl",
+    resume: bool = True,
+    advance: Callable[[int], None] | None = None,
+    batch_size: int = 8,
+) -> BatchReport:
+    """Summarize each dialogue not yet in `output`, rewriting `output` atomically after every group so an
+    interrupted run resumes where it stopped. A failing dialogue is recorded with its reason; the rest go on."""
+    report = BatchReport()
+    existing = read_records(output, fmt) if output and resume else []
+    report.records = list(existing)
+    seen = {r["source"] for r in existing}
+    todo = []
+    for dialogue in dialogues:
+        if dialogue.source in seen:
+            report.skipped.append(dialogue.source)
+            if advance:
+                advance(1)
+        else:
+            todo.append(dialogue)
+            seen.add(dialogue.source)  # a source listed twice is summarized once
+    model = summarizer.backend.ref.raw
+    step = batch_size if summarizer.backend.name in BATCHING_BACKENDS else 1
+    for start in range(0, len(todo), step):
+        group = todo[start : start + step]
+        for dialogue, result in zip(group, summarizer.summarize_many(group), strict=True):
+            if isinstance(result, Summary):
+                report.records.append(result.to_record(model, summarizer.settings))
+                report.done.append(dialogue.source)
+            else:
+                report.failed.append((dialogue.source, str(result) or type(result).__name__))
+        if output:
+            write_atomic(output, render_records(report.records, fmt))
+        if advance:
+            advance(len(group))
+    return report
+
+
+# -- evaluation ---------------------------------------------------------------------------------------------
+def read_eval_rows(path: str | Path, limit: int | None = None) -> list[Dialogue]:
+    """Labelled dialogues (DialogSum JSONL: dialogue + summary, or summary1..summary3), the first `limit`."""
+    file = Path(path)
+    if not file.is_file():
+        raise InputFileError(f"evaluation data not found: {file}", "e.g. ../shared/data/dialogsum/dev.jsonl")
+    rows = read_file(file, "jsonl")
+    unlabelled = [d.source for d in rows if not d.references]
+    if unlabelled:
+        raise InputFileError(f"{unlabelled[0]}: no reference summary", "evaluation needs summary or summary1..3")
+    return rows[:limit] if limit else rows
+
+
+def disjoint_pool(pool: list[dict[str, str]], rows: Sequence[Dialogue]) -> tuple[list[dict[str, str]], int]:
+    """The pool without any example whose dialogue is one being evaluated (and how many were dropped)."""
+    evaluated = {re.sub(r"\s+", " ", d.text).strip() for d in rows}
+    kept = [e for e in pool if re.sub(r"\s+", " ", e["dialogue"]).strip() not in evaluated]
+    return kept, len(pool) - len(kept)
+
+
+def evaluate(
+    summarizer: Summarizer, rows: Sequence[Dialogue], advance: Callable[[int], None] | None = None
+) -> tuple[dict[str, Any], list[Summary | Exception]]:
+    """ROUGE of the summaries against the references (failed items score 0 and are counted)."""
+    from ganymede.apps.evaluation.rouge import corpus_rouge
+
+    results: list[Summary | Exception] = []
+    step = 8 if summarizer.backend.name in BATCHING_BACKENDS else 1
+    for start in range(0, len(rows), step):
+        group = list(rows[start : start + step])
+        results.extend(summarizer.summarize_many(group))
+        if advance:
+            advance(len(group))
+    hypotheses = [r.summary if isinstance(r, Summary) else "" for r in results]
+    scores = corpus_rouge(hypotheses, [d.references for d in rows])
+    scores["failed"] = sum(1 for r in results if not isinstance(r, Summary))
+    words = [len(h.split()) for h in hypotheses if h]
+    scores["mean_words"] = round(sum(words) / max(len(words), 1), 1)
+    return scores, results
+
+
+# -- CLI ----------------------------------------------------------------------------------------------------
+def _progress_runner(total: int, description: str, work: Callable[[Callable[[int], None]], Any]) -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        task = progress.add_task(description, total=total)
+        return work(lambda n: progress.update(task, advance=n))
+
+
+def _summarizer_from_args(args: argparse.Namespace, rows: Sequence[Dialogue] = ()) -> tuple[Summarizer, int]:
+    from ganymede.core.cliargs import config_from_args, load_backend_from_args, status
+    from ganymede.core.prompts import load_prompt
+
+    selector, dropped = None, 0
+    if args.examples:
+        pool = load_examples(args.examples)
+        pool, dropped = disjoint_pool(pool, rows)
+        from ganymede.core.examples import ExampleSelector
+
+        with status(f"embedding {len(pool)} examples"):
+            selector = ExampleSelector(pool, "dialogue")
+    config = config_from_args(load_prompt(PROMPT).config(), args)
+    backend = load_backend_from_args(args)
+    shots = args.shots
+    if shots is None and selector is None and getattr(args, "adapter", None):
+        from ganymede.core.lora import read_adapter
+
+        # An adapter answers best to the prompt it was trained on (`ganymede tune` trains zero-shot).
+        shots = read_adapter(args.adapter).prompt.get("shots")
+    summarizer = Summarizer(backend, config, shots, selector, args.strategy, args.max_words)
+    return summarizer, dropped
+
+
+def _add_prompting_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--shots",
+        type=int,
+        help="number of worked examples in the prompt (0 = zero-shot; "
+        "default: all of the prompt file's, or 3 with --examples)",
+    )
+    parser.add_argument(
+        "--examples",
+        metavar="FILE",
+        help="pool of examples (JSONL with dialogue and summary): the --shots most similar to each input are used",
+    )
+    parser.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="auto",
+        help="auto: one prompt, map-reduce only when the dialogue does not fit (default)",
+    )
+    parser.add_argument(
+        "--max-words",
+        type=int,
+        default=DEFAULT_MAX_WORDS,
+        help=f"target summary length in words (default {DEFAULT_MAX_WORDS})",
+    )
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    dialogues, problems = collect(args.inputs, args.format)
+    if args.text:
+        dialogues.extend(Dialogue(f"text-{i}", parse_turn_lines(t)) for i, t in enumerate(args.text, 1))
+    if not args.inputs and not args.text:
+        if sys.stdin.isatty():
+            raise GanymedeError("nothing to summarize", "give files or folders, --text TEXT, or pipe a dialogue in")
+        dialogues.append(Dialogue("stdin", parse_turn_lines(sys.stdin.read(), "stdin")))
+    fmt = output_format(args.output, args.output_format)
+    if not dialogues and not problems:
+        raise GanymedeError("no dialogue files among the inputs", f"known formats: {', '.join(FORMATS)}")
+    report = BatchReport()
+    if dialogues:  # only unreadable files: report them without loading a model
+        summarizer, _ = _summarizer_from_args(args)
+        report = _progress_runner(
+            len(dialogues),
+            "summarize",
+            lambda advance: run_batch(summarizer, dialogues, args.output, fmt, not args.no_resume, advance),
+        )
+    report.failed[:0] = problems
+    if not args.output:
+        done = set(report.done)
+        new = [r for r in report.records if r["source"] in done]
+        if fmt == "txt" and len(new) == 1:
+            sys.stdout.write(new[0]["summary"] + "\n")
+        else:
+            sys.stdout.write(render_records(new, fmt))
+    console = Console(stderr=True)
+    table = Table(title="summarize")
+    for column in ("done", "skipped (already in output)", "failed"):
+        table.add_column(column, justify="right")
+    table.add_row(str(len(report.done)), str(len(report.skipped)), str(len(report.failed)))
+    console.print(table)
+    for source, reason in report.failed:
+        console.print(f"failed {source}: {reason}", markup=False, highlight=False)
+    if args.output:
+        console.print(f"wrote {args.output}", markup=False, highlight=False)
+    return 1 if report.failed else 0
+
+
+def add_cli(subparsers: argparse._SubParsersAction) -> None:
+    from ganymede.core.cliargs import add_generation_args, add_model_args
+
+    parser = subparsers.add_parser(
+        "summarize",
+        help="summarize dialogues (chats, meetings, transcripts) from files or folders",
+        description="Summarize dialogues. Inputs: .txt (Speaker: text lines), .json/.jsonl (DialogSum records or "
+        "{speaker, text} turns), .csv (speaker,text columns), .srt/.vtt transcripts, folders of them, "
+        "--text, or stdin. With -o, rerunning skips inputs already summarized there.",
+    )
+    parser.add_argument("inputs", nargs="*", metavar="PATH", help="files or folders (searched recursively)")
+    parser.add_argument("--text", action="append", help="a dialogue given literally (repeatable)")
+    parser.add_argument("--format", choices=FORMATS, help="input format (default: by extension and content)")
+    parser.add_argument("-o", "--output", help="output file (.jsonl, .md or .txt); default stdout")
+    parser.add_argument("--output-format", choices=OUTPUT_FORMATS, help="override the output file's format")
+    parser.add_argument("--no-resume", action="store_true", help="summarize everything again, replacing -o")
+    _add_prompting_args(parser)
+    add_model_args(parser)
+    add_generation_args(parser)
+    parser.set_defaults(func=cmd_summarize)
+
+
+def cmd_eval_summarize(args: argparse.Namespace) -> int:
+    from ganymede.core.cliargs import print_json
+
+    rows = read_eval_rows(args.data, args.limit)
+    summarizer, dropped = _summarizer_from_args(args, rows)
+    started = time.perf_counter()
+    scores, results = _progress_runner(len(rows), "eval summarize", lambda advance: evaluate(summarizer, rows, advance))
+    seconds = time.perf_counter() - started
+    if args.save:
+        records = [
+            {
+                "source": d.source,
+                "summary": r.summary if isinstance(r, Summary) else "",
+                "references": d.references,
+                "error": None if isinstance(r, Summary) else str(r),
+            }
+            for d, r in zip(rows, results, strict=True)
+        ]
+        write_atomic(args.save, render_records(records, "jsonl"))
+    result = {
+        **scores,
+        "data": str(args.data),
+        "limit": args.limit,
+        "model": summarizer.backend.ref.raw,
+        "adapter": getattr(args, "adapter", None),
+        "examples_file": args.examples,
+        "examples_dropped_as_evaluated": dropped,
+        **summarizer.settings,
+        "seconds": round(seconds, 1),
+    }
+    if not args.json:
+        print(
+            f"ROUGE-1 {scores['rouge1']:.4f}  ROUGE-2 {scores['rouge2']:.4f}  ROUGE-L {scores['rougeL']:.4f}  "
+            f"ROUGE-Lsum {scores['rougeLsum']:.4f}  n {scores['n']}  failed {scores['failed']}"
+        )
+    print_json(result)
+    return 0
+
+
+def add_eval_cli(subparsers: argparse._SubParsersAction) -> None:
+    from ganymede.core.cliargs import add_generation_args, add_model_args
+
+    parser = subparsers.add_parser("summarize", help="ROUGE (rouge-score, stemmed) on DialogSum-style JSONL")
+    parser.add_argument("--data", required=True, help="JSONL with dialogue and summary (or summary1..3)")
+    parser.add_argument("--limit", type=int, help="only the first N dialogues")
+    parser.add_argument("--save", metavar="FILE", help="also write each summary with its references (JSONL)")
+    parser.add_argument("--json", action="store_true", help="print only the JSON line")
+    _add_prompting_args(parser)
+    add_model_args(parser)
+    add_generation_args(parser)
+    parser.set_defaults(func=cmd_eval_summarize)

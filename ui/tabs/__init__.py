@@ -1,0 +1,1 @@
+"""One module per app tab: widgets wired to the app's own functions."""

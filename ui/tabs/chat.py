@@ -1,0 +1,155 @@
+"""Chat tab: streaming, stop, retry, undo, edit, system prompt, saved conversations."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from ganymede.apps.chat import conversation as chat
+from ganymede.core.prompts import load_prompt
+from ganymede.ui import shared as sh
+
+
+def build(shared: sh.Shared) -> None:
+    spec = load_prompt(chat.PROMPT)
+    store = chat.ConversationStore()
+
+    def conversation_choices() -> list[tuple[str, str]]:
+        return [(c.title, c.id) for c in store.list()]
+
+    conv_id = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=220):
+            new_btn = gr.Button("New chat", variant="secondary")
+            conversations = gr.Radio(choices=conversation_choices(), label="Saved conversations", value=None)
+            title = gr.Textbox(label="Title", placeholder="Rename the open conversation")
+            with gr.Row():
+                rename_btn = gr.Button("Rename", size="sm")
+                delete_btn = gr.Button("Delete", size="sm", variant="stop")
+            with gr.Row():
+                export_json = gr.Button("Export JSON", size="sm")
+                export_md = gr.Button("Export Markdown", size="sm")
+            export_file = gr.File(label="Export", interactive=False)
+        with gr.Column(scale=4):
+            system = gr.Textbox(value=spec.system, label="System prompt", lines=2)
+            chatbot = gr.Chatbot(label="Chat", height=480, editable="user", sanitize_html=True, elem_id="chatbot")
+            note = gr.Markdown(elem_id="chat-note")
+            with gr.Row():
+                message = gr.Textbox(placeholder="Type a message and press Enter", show_label=False, scale=5)
+                send = gr.Button("Send", variant="primary", scale=1)
+                stop = gr.Button("Stop", variant="stop", scale=1)
+
+    # Sessions whose Stop was pressed. The reply ends itself at the next token, so the event completes normally:
+    # Gradio's `cancels=` races its own "completed" message and often leaves the chat showing "Error".
+    stop_requested: set[str] = set()
+
+    def request_stop(request: gr.Request) -> None:
+        stop_requested.add(request.session_hash or "")
+
+    # Gradio passes gr.Request and gr.EditData only to parameters before *settings (positional ones).
+    @sh.user_errors
+    def respond(
+        text: str,
+        history: list[dict[str, Any]],
+        cid: str | None,
+        system_prompt: str,
+        request: gr.Request | None,
+        *settings: Any,
+    ):
+        if not text.strip():
+            raise gr.Error("Type a message first.")
+        session = (request.session_hash or "") if request else ""
+        stop_requested.discard(session)
+        backend = sh.backend(*settings)
+        config = sh.config(spec.config(), *settings)
+        turn = chat.stream_turn(backend, store, cid, history, text, system_prompt, config)
+        for messages, trim_note, new_id in sh.on_own_thread(turn):
+            yield messages, f"*{trim_note}*" if trim_note else "", new_id, ""
+            if session in stop_requested:
+                break
+        stop_requested.discard(session)
+
+    @sh.user_errors
+    def regenerate(
+        history: list[dict[str, Any]], cid: str | None, system_prompt: str, request: gr.Request, *settings: Any
+    ):
+        before, text = chat.split_last_user(history)
+        yield from respond(text, before, cid, system_prompt, request, *settings)
+
+    @sh.user_errors
+    def edited(
+        history: list[dict[str, Any]],
+        cid: str | None,
+        system_prompt: str,
+        evt: gr.EditData,
+        request: gr.Request,
+        *settings: Any,
+    ):
+        before = history[: evt.index]
+        yield from respond(str(evt.value), before, cid, system_prompt, request, *settings)
+
+    def undo(history: list[dict[str, Any]], cid: str | None) -> tuple[list[dict[str, Any]], str]:
+        before, text = chat.split_last_user(history)
+        if cid:
+            conv = store.get(cid)
+            conv.messages = before
+            store.save(conv)
+        return before, text
+
+    def refresh_list(cid: str | None) -> Any:
+        return gr.update(choices=conversation_choices(), value=cid)
+
+    def open_conversation(cid: str | None) -> tuple[Any, Any, Any, Any]:
+        if not cid:
+            return gr.update(), gr.update(), None, gr.update()
+        conv = store.get(cid)
+        return conv.messages, conv.system_prompt or spec.system, cid, conv.title
+
+    def new_chat() -> tuple[list[Any], str, None, str, Any]:
+        return [], spec.system, None, "", gr.update(value=None)
+
+    @sh.user_errors
+    def rename(cid: str | None, new_title: str) -> Any:
+        if not cid:
+            raise gr.Error("Open or start a conversation first.")
+        store.rename(cid, new_title)
+        return refresh_list(cid)
+
+    def delete(cid: str | None) -> tuple[Any, list[Any], None]:
+        if cid:
+            store.delete(cid)
+        return gr.update(choices=conversation_choices(), value=None), [], None
+
+    @sh.user_errors
+    def export(cid: str | None, fmt: str) -> str:
+        if not cid:
+            raise gr.Error("Open or start a conversation first.")
+        conv = store.get(cid)
+        folder = Path(tempfile.mkdtemp(prefix="ganymede-export-"))
+        if fmt == "json":
+            path = folder / f"conversation-{cid}.json"
+            path.write_text(json.dumps(conv.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+        else:
+            path = folder / f"conversation-{cid}.md"
+            path.write_text(conv.to_markdown(), encoding="utf-8")
+        return str(path)
+
+    turn_inputs = [chatbot, conv_id, system, *shared.inputs]
+    turn_outputs = [chatbot, note, conv_id, message]
+    for trigger in (message.submit, send.click):
+        trigger(respond, [message, *turn_inputs], turn_outputs).then(refresh_list, conv_id, conversations)
+    chatbot.retry(regenerate, turn_inputs, turn_outputs).then(refresh_list, conv_id, conversations)
+    chatbot.edit(edited, turn_inputs, turn_outputs).then(refresh_list, conv_id, conversations)
+    stop.click(request_stop, None, None, queue=False, api_visibility="private")
+    chatbot.undo(undo, [chatbot, conv_id], [chatbot, message])
+    conversations.input(open_conversation, conversations, [chatbot, system, conv_id, title])
+    # The list's choices were read when the app was built: reread them on every page load.
+    gr.on(None, lambda: gr.update(choices=conversation_choices()), None, conversations, api_visibility="private")
+    new_btn.click(new_chat, None, [chatbot, system, conv_id, title, conversations])
+    rename_btn.click(rename, [conv_id, title], conversations)
+    delete_btn.click(delete, conv_id, [conversations, chatbot, conv_id])
+    export_json.click(lambda cid: export(cid, "json"), conv_id, export_file)
+    export_md.click(lambda cid: export(cid, "markdown"), conv_id, export_file)
