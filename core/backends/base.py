@@ -31,10 +31,19 @@ class Stream:
 
     def __iter__(self) -> Iterator[str]:
         parts: list[str] = []
-        for delta in self._deltas:
-            parts.append(delta)
-            yield delta
+        try:
+            for delta in self._deltas:
+                parts.append(delta)
+                yield delta
+        finally:
+            self.close()  # an abandoned stream (a Stop, a client gone) frees the model at once
         self.completion = self._finish("".join(parts))
+
+    def close(self) -> None:
+        """Stop generating and release the backend's lock; safe to call more than once."""
+        close = getattr(self._deltas, "close", None)
+        if close is not None:
+            close()
 
     def text(self) -> str:
         for _ in self:

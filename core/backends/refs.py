@@ -34,7 +34,8 @@ class ModelRef:
 
     @property
     def default_backend(self) -> str:
-        return DEFAULT_BACKEND_FOR_SCHEME[self.scheme]
+        # A scheme of its own (`echo:NAME`) names a third-party backend registered under that name.
+        return DEFAULT_BACKEND_FOR_SCHEME.get(self.scheme, self.scheme)
 
 
 def parse_model_ref(ref: str | None) -> ModelRef:

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ganymede.core.backends.refs import ModelRef, parse_model_ref
+from ganymede.core.backends.refs import DEFAULT_BACKEND_FOR_SCHEME, ModelRef, parse_model_ref
 from ganymede.core.errors import UnknownBackendError
 
 if TYPE_CHECKING:
@@ -69,9 +69,19 @@ _loaded: dict[tuple[str, str, tuple[tuple[str, Any], ...]], Backend] = {}
 _load_lock = threading.Lock()
 
 
+def resolve_ref(ref: str | ModelRef | None) -> ModelRef:
+    """A reference, where `NAME:MODEL` with NAME a registered backend (an entry point, say) is that backend's."""
+    if isinstance(ref, ModelRef):
+        return ref
+    scheme, sep, rest = (ref or "").strip().partition(":")
+    if sep and scheme not in DEFAULT_BACKEND_FOR_SCHEME and scheme in backend_names():
+        return ModelRef(ref.strip(), scheme, rest)  # type: ignore[union-attr]
+    return parse_model_ref(ref)
+
+
 def load_backend(ref: str | ModelRef | None = None, backend: str | None = None, **options: Any) -> Backend:
     """Load (once per process) the model `ref` on `backend` (default: the reference's own backend)."""
-    model_ref = ref if isinstance(ref, ModelRef) else parse_model_ref(ref)
+    model_ref = resolve_ref(ref)
     backend_name = backend or model_ref.default_backend
     key = (model_ref.raw, backend_name, tuple(sorted(options.items())))
     with _load_lock:

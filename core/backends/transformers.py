@@ -112,8 +112,9 @@ class TransformersBackend(Backend):
         cached = _converted_cache(ref)
         if (cached / "config.json").is_file():
             return str(cached), {}
-        from ganymede.core.backends.llamacpp import gguf_path
         from transformers import GgufConfig
+
+        from ganymede.core.backends.llamacpp import gguf_path
 
         path = gguf_path(ref)
         # Dequantized weights can be saved as safetensors, so only the first load pays for the conversion.

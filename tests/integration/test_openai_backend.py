@@ -43,29 +43,30 @@ def server_url(small_backend):
 
 
 def test_official_client_lists_models_and_answers(server_url, small_backend):
+    served = small_backend.ref.raw
     from openai import OpenAI
 
     client = OpenAI(base_url=server_url, api_key="unused")
     assert [m.id for m in client.models.list()] == [small_backend.ref.raw]
     messages = [{"role": "user", "content": "Count from 1 to 10, separated by commas. Output only the numbers."}]
-    answer = client.chat.completions.create(model="any", messages=messages, temperature=0, max_tokens=24)
+    answer = client.chat.completions.create(model=served, messages=messages, temperature=0, max_tokens=24)
     text = answer.choices[0].message.content
     assert contract.counts(text)
-    stream = client.chat.completions.create(model="any", messages=messages, temperature=0, max_tokens=24, stream=True)
+    stream = client.chat.completions.create(model=served, messages=messages, temperature=0, max_tokens=24, stream=True)
     streamed = "".join(chunk.choices[0].delta.content or "" for chunk in stream)
     assert streamed == text
 
 
-def test_langchain_chat_openai(server_url):
+def test_langchain_chat_openai(server_url, small_backend):
     from langchain_openai import ChatOpenAI
 
-    model = ChatOpenAI(base_url=server_url, api_key="unused", model="any", temperature=0, max_tokens=24)
+    model = ChatOpenAI(base_url=server_url, api_key="unused", model=small_backend.ref.name, temperature=0, max_tokens=24)
     assert contract.counts(model.invoke(contract.COUNT[0]["content"]).content)
 
 
 @pytest.fixture(scope="module")
-def remote_backend(server_url):
-    return load_backend(f"openai:served@{server_url}")
+def remote_backend(server_url, small_backend):
+    return load_backend(f"openai:{small_backend.ref.name}@{server_url}")
 
 
 def test_openai_backend_contract(remote_backend):

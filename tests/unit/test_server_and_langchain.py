@@ -15,7 +15,7 @@ from tests.fakes import ScriptedBackend, tool_call_reply
 def test_chat_completion_maps_settings_and_usage():
     backend = ScriptedBackend("four")
     client = TestClient(create_app(backend))
-    body = {"model": "x", "messages": [{"role": "user", "content": "2+2?"}], "temperature": 0, "max_tokens": 7}
+    body = {"messages": [{"role": "user", "content": "2+2?"}], "temperature": 0, "max_tokens": 7}
     data = client.post("/v1/chat/completions", json=body).json()
     assert data["choices"][0]["message"]["content"] == "four"
     assert data["usage"]["completion_tokens"] == 1
