@@ -1,15 +1,15 @@
 """Ganymede: task-oriented LLM apps that run on a laptop with no API key, and on any OpenAI-compatible server.
 
-The Python API, imported lazily so `import ganymede` stays instant:
+The Python API, imported lazily so `import ganymede` stays instant (README, "From Python"):
 
     import ganymede
 
     backend = ganymede.load_backend("bundled:qwen2.5-coder-1.5b")
-    ganymede.summarize("#Person1#: Hi ...\\n#Person2#: ...", backend=backend)
-    ganymede.translate("Good morning", target="de", backend=backend)
-    ganymede.ask_table("What is the mean tip?", {"tips": frame}, backend=backend)
+    ganymede.summarize(backend, "#Person1#: Hi ...\n#Person2#: ...").summary
+    ganymede.translate(backend, "Good morning", target="de").text
+    ganymede.ask_table(backend, "What is the mean tip?", {"df": frame}).result
     ganymede.extract_entities("Alan Greenspan spoke in London.")
-    ganymede.ask("What is 17.5% of 2480?", backend=backend, tools=["calculator"])
+    ganymede.ask(backend, "What is 2480 * 0.175?", registry=ganymede.tool_registry("calculator")).text
 """
 
 from __future__ import annotations
@@ -27,14 +27,17 @@ _API = {
     "ModelRef": "ganymede.core.backends:ModelRef",
     "GenerationConfig": "ganymede.core.generation:GenerationConfig",
     "GanymedeError": "ganymede.core.errors:GanymedeError",
-    "Summarizer": "ganymede.apps.summarize.summarizer:Summarizer",
-    "summarize": "ganymede.apps.summarize.summarizer:summarize_text",
-    "Translator": "ganymede.apps.translate.translator:Translator",
-    "translate": "ganymede.apps.translate.translator:translate_text",
-    "ask_table": "ganymede.apps.tables.pandas_code:ask",
-    "load_engine": "ganymede.apps.ner.engines:load_engine",
-    "extract_entities": "ganymede.apps.ner.engines:extract_entities",
-    "ask": "ganymede.apps.assistant.assistant:ask",
+    "Summarizer": "ganymede.apps.summarize:Summarizer",
+    "summarize": "ganymede.apps.summarize:summarize_text",
+    "Translator": "ganymede.apps.translate:Translator",
+    "translate": "ganymede.apps.translate:translate_text",
+    "ask_table": "ganymede.apps.tables:ask",
+    "load_tables": "ganymede.apps.tables:load_tables",
+    "load_engine": "ganymede.apps.ner:load_engine",
+    "extract_entities": "ganymede.apps.ner:extract_entities",
+    "ask": "ganymede.apps.assistant:ask",
+    "tool_registry": "ganymede.apps.assistant:build_registry",
+    "open_index": "ganymede.apps.assistant:open_index",
 }
 
 __all__ = ["__version__", *_API]

@@ -161,6 +161,7 @@ def bench_serve(model: str | None, requests_per_client: int, levels: tuple[int, 
 
     import httpx
     import uvicorn
+
     from ganymede.core.backends import load_backend
     from ganymede.core.server import create_app
 

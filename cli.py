@@ -7,6 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from ganymede import __version__
 from ganymede.apps import all_apps
 from ganymede.core import settings
 from ganymede.core.cliargs import add_model_args, print_json
@@ -14,9 +15,10 @@ from ganymede.core.errors import GanymedeError
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from ganymede.core.catalog import CATALOG
     from rich.console import Console
     from rich.table import Table
+
+    from ganymede.core.catalog import CATALOG
 
     rows = [
         {"reference": f"bundled:{m.name}", "status": m.status(), "description": m.description, "source": m.upstream}
@@ -41,9 +43,10 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_logs(args: argparse.Namespace) -> int:
-    from ganymede.core import calllog
     from rich.console import Console
     from rich.table import Table
+
+    from ganymede.core import calllog
 
     rows = calllog.recent(args.limit, app=args.app)
     if args.json:
@@ -69,7 +72,8 @@ def _cmd_logs(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from ganymede.core.server import serve
 
-    serve(model=args.model, backend=args.backend, host=args.host, port=args.port)
+    api_key = args.api_key or settings.api_key()
+    serve(model=args.model, backend=args.backend, host=args.host, port=args.port, api_key=api_key)
     return 0
 
 
@@ -85,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ganymede",
         description="Task-oriented LLM apps on a laptop (bundled offline models) or any OpenAI-compatible server.",
     )
+    parser.add_argument("--version", action="version", version=f"ganymede {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     for package in all_apps():
@@ -120,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_args(serve, adapter=False)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--api-key",
+        help="require `Authorization: Bearer KEY` (default: $GANYMEDE_API_KEY); required to bind beyond 127.0.0.1",
+    )
     serve.set_defaults(func=_cmd_serve)
 
     ui = sub.add_parser("ui", help="start the web UI (one tab per app)")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -62,7 +61,7 @@ def _connect() -> sqlite3.Connection:
 
 
 def enabled() -> bool:
-    return os.environ.get("GANYMEDE_LOG", "1") not in {"0", "false", "no"}
+    return settings.log_enabled()
 
 
 def record(

@@ -46,7 +46,22 @@ def generation_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def config_from_args(base: GenerationConfig, args: argparse.Namespace) -> GenerationConfig:
-    return base.merged(**generation_overrides(args))
+    """The prompt file's settings with the flags' on top; a sampling flag that greedy decoding would ignore is
+    a one-line warning that names the flag to add, not Python's warning format."""
+    import warnings
+
+    from ganymede.core.generation import IgnoredSettingWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", IgnoredSettingWarning)
+        config = base.merged(**generation_overrides(args))
+    for warning in caught:
+        if issubclass(warning.category, IgnoredSettingWarning):
+            flags = str(warning.message).replace(" (greedy=True)", "").replace("set greedy=False", "add --sample")
+            print(f"warning: {flags}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return config
 
 
 def load_backend_from_args(args: argparse.Namespace) -> Any:

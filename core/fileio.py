@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +32,24 @@ def write_atomic(path: str | Path, content: str | bytes) -> Path:
     return target
 
 
-def jsonl_records(lines: Iterable[str], source: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line; a line that is not a JSON object is an error naming
-    `source` and the line."""
+def jsonl_records(
+    lines: Iterable[str], source: str | Path, on_error: Callable[[int, str], None] | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line. A line that is not a JSON object is an error naming
+    `source` and the line; with `on_error`, a batch job's choice, it is reported as `on_error(line, reason)`
+    and skipped instead."""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputFileError(
-                f"{source} line {number}: not valid JSON ({exc.msg})", "fix or remove that line"
-            ) from None
-        if not isinstance(record, dict):
-            raise InputFileError(f"{source} line {number}: expected a JSON object", "write one {...} object a line")
-        yield number, record
+            problem, hint = f"not valid JSON ({exc.msg})", "fix or remove that line"
+        else:
+            if isinstance(record, dict):
+                yield number, record
+                continue
+            problem, hint = "expected a JSON object", "write one {...} object a line"
+        if on_error is None:
+            raise InputFileError(f"{source} line {number}: {problem}", hint)
+        on_error(number, problem)

@@ -8,9 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ganymede.core.backends.base import Backend
-from ganymede.core.generation import GenerationConfig
-from ganymede.core.messages import Message
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage
@@ -19,6 +16,10 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field
+
+from ganymede.core.backends.base import Backend
+from ganymede.core.generation import GenerationConfig
+from ganymede.core.messages import Message
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
 from ganymede.core.errors import PromptFileError
 from ganymede.core.generation import GenerationConfig
 from ganymede.core.messages import Message
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 def template_variables(template: str) -> set[str]:

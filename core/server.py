@@ -121,12 +121,15 @@ class ChatRequest(BaseModel):
 
     def generation_config(self) -> GenerationConfig:
         stop = [self.stop] if isinstance(self.stop, str) else self.stop
+        greedy = self.temperature == 0 if self.temperature is not None else None
+        # OpenAI clients send top_p=1 with temperature=0 out of habit: nothing to warn about.
+        decodes_greedily = greedy if greedy is not None else GenerationConfig().greedy
         return GenerationConfig().merged(
             max_new_tokens=self.max_completion_tokens or self.max_tokens,
-            greedy=self.temperature == 0 if self.temperature is not None else None,
+            greedy=greedy,
             temperature=self.temperature or None,
-            top_p=self.top_p,
-            top_k=self.top_k,
+            top_p=None if decodes_greedily else self.top_p,
+            top_k=None if decodes_greedily else self.top_k,
             repetition_penalty=self.repetition_penalty,
             seed=self.seed,
             stop=tuple(stop) if stop else None,

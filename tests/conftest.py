@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from ganymede.core import settings
 
 SMALL = settings.SMALL_MODEL

@@ -617,9 +617,10 @@ class Trainer:
 
 def plot_loss(history: Sequence[dict[str, Any]], evals: Sequence[dict[str, float]], path: Path, title: str) -> Path:
     """Training loss per step (and its running mean) and held-out loss, as a PNG (matplotlib, no pyplot state)."""
-    from ganymede.core.fileio import write_atomic
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    from ganymede.core.fileio import write_atomic
 
     steps = [h["step"] for h in history]
     losses = [h["loss"] for h in history]
@@ -675,7 +676,6 @@ def settings_from_args(args: argparse.Namespace) -> TuneSettings:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from ganymede.core.cliargs import print_json
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -685,6 +685,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
+
+    from ganymede.core.cliargs import print_json
 
     settings = settings_from_args(args)
     settings.check()

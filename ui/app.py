@@ -5,18 +5,26 @@ from __future__ import annotations
 import importlib
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 from ganymede.core import settings
 from ganymede.core.errors import GanymedeError
 
-#: (tab label, module). Adding an app's tab = one module in ui/ + one line here.
-TABS: tuple[tuple[str, str], ...] = (
-    ("Chat", "ganymede.ui.tabs.chat"),
-    ("Assistant", "ganymede.ui.tabs.assistant"),
-    ("Entities", "ganymede.ui.tabs.ner"),
-    ("Translate", "ganymede.ui.tabs.translate"),
-    ("Summarize", "ganymede.ui.tabs.summarize"),
-    ("Tables", "ganymede.ui.tabs.tables"),
+
+class Tab(NamedTuple):
+    label: str
+    module: str  # its `build(shared)` lays the tab out
+    prompt: str  # the prompt file whose generation settings the shared panel shows on this tab
+
+
+#: Adding an app's tab = one module in ui/tabs/ + one line here. The first tab is the one shown at start.
+TABS: tuple[Tab, ...] = (
+    Tab("Chat", "ganymede.ui.tabs.chat", "chat"),
+    Tab("Assistant", "ganymede.ui.tabs.assistant", "assistant"),
+    Tab("Entities", "ganymede.ui.tabs.ner", "ner"),
+    Tab("Translate", "ganymede.ui.tabs.translate", "translate"),
+    Tab("Summarize", "ganymede.ui.tabs.summarize", "summarize"),
+    Tab("Tables", "ganymede.ui.tabs.tables", "tables"),
 )
 
 UPLOAD_LIMIT = "50mb"
@@ -24,14 +32,19 @@ UPLOAD_LIMIT = "50mb"
 
 def build_app(model: str | None = None, backend: str | None = None):  # -> gr.Blocks
     import gradio as gr
+
+    from ganymede.core.prompts import load_prompt
     from ganymede.ui.shared import build_settings_panel
 
+    # The panel shows the settings of the app on screen: the first tab's at start, then each tab's when selected.
+    app_settings = {tab.prompt: load_prompt(tab.prompt).config() for tab in TABS}
     with gr.Blocks(title="Ganymede", analytics_enabled=False) as demo:
         gr.Markdown("# Ganymede\nTask-oriented LLM apps on your laptop, or on any OpenAI-compatible server.")
-        shared = build_settings_panel(model or settings.default_model(), backend)
-        for label, module_name in TABS:
-            with gr.Tab(label):
-                importlib.import_module(module_name).build(shared)
+        shared = build_settings_panel(model or settings.default_model(), backend, app_settings[TABS[0].prompt])
+        for tab in TABS:
+            with gr.Tab(tab.label) as tab_block:
+                importlib.import_module(tab.module).build(shared)
+            shared.show_when_selected(tab_block, app_settings[tab.prompt])
     return demo
 
 

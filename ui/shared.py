@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import gradio as gr
+
 from ganymede.core.backends import load_backend
 from ganymede.core.backends.base import Backend
 from ganymede.core.backends.registry import backend_names
@@ -114,9 +115,35 @@ class Shared:
             self.repetition_penalty,
         ]
 
+    @property
+    def generation(self) -> list[Any]:
+        """The generation settings' widgets, in the order `panel_values` gives their values."""
+        return [self.max_new_tokens, self.greedy, self.temperature, self.top_k, self.top_p, self.repetition_penalty]
 
-def build_settings_panel(default_model: str, default_backend: str | None) -> Shared:
-    base = GenerationConfig()
+    def show_when_selected(self, tab: gr.Tab, app_settings: GenerationConfig) -> None:
+        """Selecting `tab` shows its app's own settings (those of its prompt file) in the panel: the values it
+        uses while 'override' is off, and the starting point for overriding them."""
+        values = panel_values(app_settings)
+        tab.select(lambda: values, None, self.generation, queue=False, show_progress="hidden", api_visibility="private")
+
+
+def panel_values(settings: GenerationConfig) -> list[Any]:
+    """What the panel's generation widgets show for `settings` (the order of `Shared.generation`)."""
+    return [
+        settings.max_new_tokens,
+        settings.greedy,
+        settings.temperature,
+        settings.top_k,
+        settings.top_p,
+        settings.repetition_penalty,
+    ]
+
+
+def build_settings_panel(
+    default_model: str, default_backend: str | None, start: GenerationConfig | None = None
+) -> Shared:
+    """The panel, its generation widgets showing `start` (the first tab's app settings; else the defaults)."""
+    base = start or GenerationConfig()
     with gr.Accordion("Model and generation settings (shared by all tabs)", open=False):
         with gr.Row():
             model = gr.Dropdown(
@@ -157,14 +184,22 @@ def config(base: GenerationConfig, *values: Any) -> GenerationConfig:
     _, _, override, max_new_tokens, greedy, temperature, top_k, top_p, repetition_penalty = values
     if not override:
         return base
-    return base.merged(
-        max_new_tokens=int(max_new_tokens),
-        greedy=bool(greedy),
-        temperature=float(temperature),
-        top_k=int(top_k),
-        top_p=float(top_p),
-        repetition_penalty=float(repetition_penalty),
-    )
+    panel = {
+        "max_new_tokens": int(max_new_tokens),
+        "greedy": bool(greedy),
+        "temperature": float(temperature),
+        "top_k": int(top_k),
+        "top_p": float(top_p),
+        "repetition_penalty": float(repetition_penalty),
+    }
+    # Only what the user changed counts as given: the panel shows the app's own values, and a slider left
+    # there while greedy is ticked is not a setting greedy decoding ignores. (The result is the same.)
+    changed = {name: value for name, value in panel.items() if value != getattr(base, name)}
+    merged = base.merged(**changed)
+    warning = merged.ignored_sampling_warning(changed)
+    if warning:
+        gr.Warning(warning)  # the server's stderr has it too, once, from merged()
+    return merged
 
 
 def without_upload_folder(message: str) -> str:

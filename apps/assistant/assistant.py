@@ -2,31 +2,20 @@
 showing every tool call and result and citing its sources (file and chunk).
 
 Shape: preprocess (retrieve passages, fence them as data) -> model call in a tool loop with a step limit ->
-postprocess (citations, abstention). Evaluation runners for BFCL (`ganymede eval tools`) and SQuAD 2.0
-(`ganymede eval rag`) live at the end; their metrics are pure functions in apps/evaluation/."""
+postprocess (citations, abstention). The commands are in cli.py, the BFCL and SQuAD runners in evaluate.py;
+the tools and their selection by name in tools/."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ganymede.apps.assistant.tools import Step
-from ganymede.apps.assistant.tools.grounding import context_of, invented_values
+from ganymede.apps.assistant.tools.grounding import context_of
 from ganymede.core.calllog import call_context
-from ganymede.core.cliargs import (
-    add_generation_args,
-    add_model_args,
-    config_from_args,
-    load_backend_from_args,
-    print_json,
-)
-from ganymede.core.errors import GanymedeError, InputFileError
 from ganymede.core.generation import GenerationConfig
 from ganymede.core.messages import Completion, Message, ToolCall
 from ganymede.core.toolcalls import parse_tool_calls
@@ -39,10 +28,7 @@ if TYPE_CHECKING:
 PROMPT = "assistant"
 QA_PROMPT = "assistant_qa"
 CHECK_PROMPT = "assistant_qa_check"
-TOOLS_PROMPT = "assistant_tools"
-TOOLS_CHECK_PROMPT = "assistant_tools_check"
 DEFAULT_STEPS = 4
-ABSTAIN = "I don't know"
 
 
 # -- preprocess: fence untrusted text as data ----------------------------------------------------------------
@@ -223,373 +209,7 @@ def _passages_of(step: Step) -> list[Passage]:
     return [Passage(**p) for p in step.passages]
 
 
-# -- CLI -------------------------------------------------------------------------------------------------------------
-def add_cli(sub: argparse._SubParsersAction) -> None:
-    index_cmd = sub.add_parser("index", help="index a folder of documents for `ganymede ask` (incremental)")
-    index_cmd.add_argument("folder", type=Path, help="folder of .txt .md .html .pdf .docx .csv .json files")
-    index_cmd.add_argument("--name", default="default", help="index name (default: default)")
-    index_cmd.add_argument("--json", action="store_true", help="print the counts as JSON")
-    index_cmd.set_defaults(func=run_index_cli)
-
-    parser = sub.add_parser("ask", help="ask a question over your documents and tools, with sources")
-    parser.add_argument("question")
-    parser.add_argument("--index", help="document index to search (see `ganymede index`)")
-    parser.add_argument(
-        "--tools",
-        default="calculator,current_datetime",
-        help="comma-separated tools to allow, or 'all' or 'none' (search_documents comes with --index)",
-    )
-    parser.add_argument("--k", type=int, default=4, help="passages to retrieve (default 4)")
-    parser.add_argument("--max-steps", type=int, default=DEFAULT_STEPS, help="tool rounds before answering")
-    parser.add_argument("--api-spec", action="append", default=[], help="OpenAPI spec (file) for the http_api tool")
-    parser.add_argument("--allow-url", action="append", default=[], help="base URL the http_api tool may call")
-    parser.add_argument("--allow-private", action="store_true", help="let http_api reach private/loopback hosts")
-    parser.add_argument("--yes", action="store_true", help="run tools with side effects without asking")
-    parser.add_argument("--json", action="store_true", help="print {answer, steps, sources} as JSON")
-    add_model_args(parser)
-    add_generation_args(parser)
-    parser.set_defaults(func=run_ask_cli)
-
-
-def run_index_cli(args: argparse.Namespace) -> int:
-    from ganymede.apps.assistant.index import open_index
-    from ganymede.core.cliargs import status
-
-    index = open_index(args.name)
-    with status(f"indexing {args.folder}"):
-        report = index.sync_folder(args.folder)
-    if args.json:
-        print_json(report.to_dict())
-    else:
-        print(report.summary())
-    for problem in report.skipped:
-        print(f"skipped: {problem}", file=sys.stderr)
-    return 0
-
-
-def build_registry(
-    names: str,
-    *,
-    index: DocumentIndex | None = None,
-    api_specs: Sequence[str] = (),
-    allow_urls: Sequence[str] = (),
-    allow_private: bool = False,
-    backend: Backend | None = None,
-) -> ToolRegistry:
-    from ganymede.apps.assistant.tools import default_registry
-
-    registry = default_registry(
-        index=index, api_specs=api_specs, allow_urls=allow_urls, allow_private=allow_private, backend=backend
-    )
-    wanted = {n.strip() for n in names.split(",") if n.strip()}
-    if "all" in wanted:
-        return registry
-    if index is not None:
-        wanted.add("search_documents")
-    unknown = wanted - set(registry.names()) - {"none"}
-    if unknown:
-        raise GanymedeError(
-            f"unknown or unavailable tool(s): {', '.join(sorted(unknown))}",
-            f"available: {', '.join(registry.names())}",
-        )
-    return registry.only(wanted)
-
-
-def _ask_confirm(name: str, arguments: dict[str, Any]) -> bool:
-    if not sys.stdin.isatty():
-        return False
-    answer = input(f"Allow tool {name} with {json.dumps(arguments)}? [y/N] ")
-    return answer.strip().lower() in {"y", "yes"}
-
-
-def run_ask_cli(args: argparse.Namespace) -> int:
-    from ganymede.apps.assistant.index import open_index
-    from ganymede.core.prompts import load_prompt
-
-    index = open_index(args.index, must_exist=True) if args.index else None
-    config = config_from_args(load_prompt(PROMPT).config(), args)
-    backend = load_backend_from_args(args)
-    registry = build_registry(
-        args.tools,
-        index=index,
-        api_specs=args.api_spec,
-        allow_urls=args.allow_url,
-        allow_private=args.allow_private,
-        backend=backend,
-    )
-
-    def show(step: Step) -> None:
-        if not args.json:
-            status = "" if step.ok else " (failed)"
-            print(f"→ {step.tool}({json.dumps(step.arguments, ensure_ascii=False)}){status}", file=sys.stderr)
-            print("  " + step.result[:400].replace("\n", "\n  "), file=sys.stderr)
-
-    answer = ask(
-        backend,
-        args.question,
-        index=index,
-        registry=registry,
-        config=config,
-        k=args.k,
-        max_steps=args.max_steps,
-        confirm=(lambda name, arguments: True) if args.yes else _ask_confirm,
-        on_step=show,
-    )
-    if args.json:
-        print_json(answer.to_dict())
-        return 0
-    print(answer.text)
-    if answer.hit_step_limit:
-        print(f"[stopped after {args.max_steps} tool steps]", file=sys.stderr)
-    if answer.sources:
-        print("\nSources:")
-        for source in answer.sources:
-            print(f"  [{source['ref']}] {source['citation']}")
-    return 0
-
-
-# -- evaluation -------------------------------------------------------------------------------------------------------
-def add_eval_cli(sub: argparse._SubParsersAction) -> None:
-    tools = sub.add_parser("tools", help="function calling on Berkeley Function Calling Leaderboard data (AST match)")
-    tools.add_argument("--data", type=Path, required=True, help="BFCL questions (.jsonl)")
-    tools.add_argument("--answers", type=Path, help="BFCL ground truth (.jsonl); not needed for irrelevance")
-    tools.add_argument("--limit", type=int, help="evaluate only the first N items")
-    tools.add_argument("--prompt", default=TOOLS_PROMPT, help=f"prompt file (default {TOOLS_PROMPT})")
-    tools.add_argument(
-        "--check", action="store_true", help="count a call only when the model confirms it in a follow-up turn"
-    )
-    tools.add_argument(
-        "--no-grounding",
-        action="store_true",
-        help="keep calls whose argument values appear nowhere in the question (ablation; the assistant drops them)",
-    )
-    tools.add_argument("--output", type=Path, help="write per-item predictions here (.jsonl)")
-    tools.add_argument("--json", action="store_true", help="print the metrics as one JSON line")
-    add_model_args(tools)
-    add_generation_args(tools)
-    tools.set_defaults(func=run_tools_eval_cli)
-
-    rag = sub.add_parser("rag", help="retrieval QA on SQuAD 2.0 json: recall@k, exact match, F1")
-    rag.add_argument("--data", type=Path, required=True, help="SQuAD 2.0 json (e.g. ../shared/data/squad2/dev.json)")
-    rag.add_argument("--limit", type=int, help="evaluate only the first N questions")
-    rag.add_argument("--k", type=int, default=5, help="passages retrieved per question (recall@k)")
-    rag.add_argument(
-        "--context-k", type=int, default=2, help="of those, how many the model reads (default 2: fewer distractors)"
-    )
-    rag.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid", help="retrieval (default hybrid)")
-    rag.add_argument(
-        "--retrieval-only", action="store_true", help="measure recall@k only, without answering (no language model)"
-    )
-    rag.add_argument(
-        "--no-check", action="store_true", help="give the first short answer without checking it (ablation)"
-    )
-    rag.add_argument("--output", type=Path, help="write per-question predictions here (.jsonl)")
-    rag.add_argument("--json", action="store_true", help="print the metrics as one JSON line")
-    add_model_args(rag)
-    add_generation_args(rag)
-    rag.set_defaults(func=run_rag_eval_cli)
-
-
-def _progress() -> Any:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-    )
-
-
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-        for row in rows:
-            tmp.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-    os.replace(tmp.name, path)
-
-
-def predict_calls(
-    backend: Backend,
-    item: Any,
-    config: GenerationConfig,
-    system: str,
-    check: bool = False,
-    grounded: bool = True,
-) -> tuple[list[dict[str, Any]], str, list[dict[str, Any]]]:
-    """One BFCL item through the backend's tool calling, as the assistant would run it: (the calls made, the
-    model's text, the calls left out). Names are mapped back to the schema's own spelling when the model
-    swapped dots for underscores. With `grounded` (the assistant's default), a call whose argument values
-    appear nowhere in the question is left out, as `run_tools` would not run it; with `check`, the calls count
-    only when the model confirms them (`calls_confirmed`)."""
-    from ganymede.apps.evaluation.tools import openai_tools
-
-    messages = [dict(m) for m in item.messages]
-    if messages and messages[0]["role"] == "system":
-        messages[0]["content"] = f"{system}\n\n{messages[0]['content']}"
-    else:
-        messages.insert(0, {"role": "system", "content": system})
-    tools = openai_tools(item.functions)
-    completion: Completion = backend.chat(messages, config, tools=tools)
-    spelled = {f["name"].replace(".", "_"): f["name"] for f in item.functions}
-    parameters = {f["name"]: f.get("parameters", {}) for f in item.functions}
-    context = context_of(messages)
-    kept: list[ToolCall] = []
-    left_out: list[dict[str, Any]] = []
-    for call in completion.tool_calls:
-        name = spelled.get(call.name, call.name)
-        if grounded and invented_values(call.arguments, parameters.get(name, {}), context):
-            left_out.append({"name": name, "arguments": call.arguments})
-        else:
-            kept.append(call)
-    calls = [{"name": spelled.get(c.name, c.name), "arguments": c.arguments} for c in kept]
-    if check and kept and not calls_confirmed(backend, messages, kept, tools):  # only the calls that would run
-        return [], completion.text, left_out + calls
-    return calls, completion.text, left_out
-
-
-def calls_confirmed(
-    backend: Backend, messages: list[Message], calls: Sequence[ToolCall], tools: list[dict[str, Any]]
-) -> bool:
-    """Ask the model, as a follow-up turn, whether the functions it called do what was asked. The calls are
-    shown as the `<tool_call>` blocks Qwen's template writes, and the tools are passed again, so the prompt up
-    to the reply is the same and a backend's prompt cache skips it."""
-    shown = "\n".join(
-        f"<tool_call>\n{json.dumps({'name': c.name, 'arguments': c.arguments}, ensure_ascii=False)}\n</tool_call>"
-        for c in calls
-    )
-    reply = _follow_up(backend, messages, shown, TOOLS_CHECK_PROMPT, {}, tools)
-    # A model that calls the function again instead of answering stands by its call.
-    return bool(reply.tool_calls) or reply.text.strip().lower().startswith("yes")
-
-
-def _follow_up(
-    backend: Backend,
-    messages: list[Message],
-    reply: str,
-    prompt: str,
-    variables: dict[str, Any],
-    tools: list[dict[str, Any]] | None = None,
-) -> Completion:
-    """The model's answer to `prompt`'s question, asked after its own `reply` in the same conversation: the
-    prompt up to the reply is unchanged, so a backend's prompt cache does not process it again."""
-    from ganymede.core.prompts import load_prompt
-
-    spec = load_prompt(prompt)
-    question = [m for m in spec.render(variables) if m["role"] == "user"]
-    turn: list[Message] = [{"role": "assistant", "content": reply}, *question]
-    with call_context(app="assistant", template=prompt):
-        return backend.chat([*messages, *turn], spec.config(), tools=tools)
-
-
-def run_tools_eval_cli(args: argparse.Namespace) -> int:
-    from ganymede.apps.evaluation.tools import check_item, load_bfcl, summarize
-    from ganymede.core.prompts import load_prompt
-
-    items = load_bfcl(args.data, args.answers)[: args.limit]
-    spec = load_prompt(args.prompt)
-    config = config_from_args(spec.config(), args)
-    backend = load_backend_from_args(args)
-    rows: list[dict[str, Any]] = []
-    with _progress() as progress, call_context(app="assistant", template=spec.name):
-        task = progress.add_task(f"BFCL {args.data.stem}", total=len(items))
-        for item in items:
-            try:
-                calls, text, left_out = predict_calls(
-                    backend, item, config, spec.system, check=args.check, grounded=not args.no_grounding
-                )
-                correct, reason = check_item(item, calls)
-                row = {"id": item.id, "correct": correct, "reason": reason, "calls": calls, "text": text}
-                rows.append(row | {"left_out": left_out} if left_out else row)
-            except GanymedeError as exc:  # e.g. a schema too long for the context window: wrong, and reported
-                rows.append({"id": item.id, "correct": False, "reason": f"error: {exc}", "calls": [], "text": ""})
-            progress.advance(task)
-    if args.output:
-        _write_jsonl(args.output, rows)
-    metrics = summarize(rows) | {"model": backend.ref.raw, "data": str(args.data)}
-    errors = sum(r["reason"].startswith("error:") for r in rows)
-    if errors:
-        metrics["errors"] = errors
-    if not args.json:
-        print(f"AST accuracy {metrics['accuracy']:.3f} over {metrics['n']} items ({args.data.name})")
-    print_json(metrics)
-    return 0
-
-
-def run_rag_eval_cli(args: argparse.Namespace) -> int:
-    from ganymede.apps.assistant.index import DocumentIndex
-    from ganymede.apps.evaluation.rag import best_f1_em, load_squad, summarize
-    from ganymede.core.cliargs import status
-    from ganymede.core.prompts import load_prompt
-
-    articles, questions = load_squad(args.data)
-    questions = questions[: args.limit]
-    if args.k < args.context_k:
-        raise GanymedeError("--context-k cannot exceed --k", "the model reads a subset of the retrieved passages")
-    spec = load_prompt(QA_PROMPT)
-    config = config_from_args(spec.config(), args)
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="ganymede-squad-") as tmp:
-        index = DocumentIndex(Path(tmp) / "squad.db")
-        with status(f"indexing {sum(len(a) for a in articles.values())} paragraphs"):
-            index.add_texts(
-                (f"{title}/{number}", text) for title, paragraphs in articles.items() for number, text in paragraphs
-            )
-        backend = None if args.retrieval_only else load_backend_from_args(args)
-        rows: list[dict[str, Any]] = []
-        with _progress() as progress:
-            task = progress.add_task("SQuAD", total=len(questions))
-            for q in questions:
-                passages = index.search(q.question, k=args.k, mode=args.mode)
-                retrieved = [p.source for p in passages]
-                prediction = reply = ""
-                if backend is not None:
-                    try:
-                        answer = answer_from_passages(
-                            backend, q.question, passages[: args.context_k], config, check=not args.no_check
-                        )
-                        prediction, reply = ("" if answer.abstained else answer.text), answer.text
-                    except GanymedeError as exc:
-                        print(f"{q.id}: {exc}", file=sys.stderr)
-                em, f1 = best_f1_em(prediction, q.answers)
-                rows.append(
-                    {
-                        "id": q.id,
-                        "question": q.question,
-                        "gold_source": q.source,
-                        "retrieved": retrieved,
-                        "prediction": prediction,
-                        "reply": reply,  # what the model said, before an abstention
-                        "answers": q.answers,
-                        "em": em,
-                        "f1": f1,
-                    }
-                )
-                progress.advance(task)
-    if args.output:
-        _write_jsonl(args.output, rows)
-    metrics = summarize(rows, k=args.k) | {"retrieval": args.mode, "data": str(args.data)}
-    if backend is None:
-        metrics = {key: value for key, value in metrics.items() if key.startswith(("n", "recall", "retrieval", "data"))}
-        metrics.pop("no_answer", None)
-        if not args.json:
-            print(f"recall@{args.k} {metrics[f'recall@{args.k}']:.3f} over {metrics['n']} questions")
-        print_json(metrics)
-        return 0
-    metrics["model"] = backend.ref.raw
-    if not args.json:
-        recall = metrics[f"recall@{args.k}"]
-        print(f"recall@{args.k} {recall:.3f}  EM {metrics['exact_match']:.3f}  F1 {metrics['f1']:.3f}")
-    print_json(metrics)
-    return 0
-
-
+# -- short answers from retrieved passages (what `ganymede eval rag` scores) ------------------------------
 def answer_from_passages(
     backend: Backend,
     question: str,
@@ -634,14 +254,24 @@ def found_in(answer: str, passages: Sequence[Passage]) -> bool:
 
 def confirmed(backend: Backend, messages: list[Message], question: str, answer: str) -> bool:
     """Ask the model, as a follow-up turn, whether the passages state `answer` for `question`."""
-    reply = _follow_up(backend, messages, answer, CHECK_PROMPT, {"question": question, "answer": answer})
+    reply = follow_up(backend, messages, answer, CHECK_PROMPT, {"question": question, "answer": answer})
     return reply.text.strip().lower().startswith("yes")
 
 
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputFileError(f"cannot read {path}: {exc.strerror}", "check the path") from None
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{path} line {exc.lineno}: not valid JSON ({exc.msg})") from None
+def follow_up(
+    backend: Backend,
+    messages: list[Message],
+    reply: str,
+    prompt: str,
+    variables: dict[str, Any],
+    tools: list[dict[str, Any]] | None = None,
+) -> Completion:
+    """The model's answer to `prompt`'s question, asked after its own `reply` in the same conversation: the
+    prompt up to the reply is unchanged, so a backend's prompt cache does not process it again."""
+    from ganymede.core.prompts import load_prompt
+
+    spec = load_prompt(prompt)
+    question = [m for m in spec.render(variables) if m["role"] == "user"]
+    turn: list[Message] = [{"role": "assistant", "content": reply}, *question]
+    with call_context(app="assistant", template=prompt):
+        return backend.chat([*messages, *turn], spec.config(), tools=tools)

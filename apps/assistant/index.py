@@ -30,6 +30,7 @@ CHUNK_SIZE = 1000  # characters: about 200 tokens, so several passages fit a sma
 CHUNK_OVERLAP = 150
 EMBED_GROUP = 64  # texts embedded per model call by add_texts
 RRF_K = 60  # the constant from Cormack et al. (2009); rank fusion is insensitive to it
+SEARCH_MODES = ("hybrid", "dense", "bm25")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _STOPWORDS = frozenset(
     [
@@ -412,7 +413,7 @@ class DocumentIndex:
         """The k best chunks for `query`: 'hybrid' (BM25 + dense, reciprocal rank fusion), 'dense' or 'bm25'."""
         if k < 1:
             raise GanymedeError(f"k must be at least 1, got {k}")
-        if mode not in {"hybrid", "dense", "bm25"}:
+        if mode not in SEARCH_MODES:
             raise GanymedeError(f"unknown retrieval mode {mode!r}", "use hybrid, dense or bm25")
         pool = max(4 * k, 20)
         rankings = []
@@ -442,11 +443,11 @@ def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> list[tu
 def index_path(name: str) -> Path:
     if not _NAME.match(name):
         raise GanymedeError(f"invalid index name {name!r}", "use letters, digits, '.', '_' or '-' (max 64)")
-    return settings.home() / "indexes" / f"{name}.db"
+    return settings.data_dir() / "indexes" / f"{name}.db"
 
 
 def list_indexes() -> list[str]:
-    folder = settings.home() / "indexes"
+    folder = settings.data_dir() / "indexes"
     return sorted(p.stem for p in folder.glob("*.db")) if folder.is_dir() else []
 
 
@@ -464,7 +465,7 @@ def open_index(name: str, must_exist: bool = False) -> DocumentIndex:
 def documents_folder(name: str) -> Path:
     """Where uploaded documents for index `name` are kept (the UI's upload target)."""
     index_path(name)  # validates the name
-    return settings.home() / "documents" / name
+    return settings.data_dir() / "documents" / name
 
 
 def add_uploads(name: str, files: Iterable[Path]) -> SyncReport:

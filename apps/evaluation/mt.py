@@ -32,12 +32,6 @@ def corpus_scores(hypotheses: Sequence[str], references: Sequence[str], target_c
     return {"bleu": round(bleu.score, 2), "chrf": round(chrf.score, 2), "n": len(hypotheses)}
 
 
-def sentence_chrf(hypothesis: str, reference: str) -> float:
-    from sacrebleu.metrics import CHRF
-
-    return round(CHRF().sentence_score(hypothesis, [reference]).score, 2)
-
-
 def consensus_index(candidates: Sequence[str]) -> int:
     """Index of the candidate with the highest mean chrF against the others (minimum-Bayes-risk selection);
     ties go to the earliest, so with one or two candidates the first (greedy) one wins."""

@@ -36,7 +36,7 @@ def load_squad(path: Path) -> tuple[dict[str, list[tuple[int, str]]], list[Squad
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise InputFileError(f"cannot read {path}: {exc.strerror}", "check the --data path") from None
+        raise InputFileError(f"cannot read {path}: {exc.strerror}", "check the data path") from None
     except json.JSONDecodeError as exc:
         raise InputFileError(f"{path} line {exc.lineno}: not valid JSON ({exc.msg})") from None
     articles: dict[str, list[tuple[int, str]]] = {}

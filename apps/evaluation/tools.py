@@ -8,13 +8,13 @@ no function is called. Pure functions: no model, no I/O besides reading the data
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ganymede.core.errors import InputFileError
+from ganymede.core.fileio import jsonl_records
 
 # BFCL's own type names -> JSON schema, so chat templates show the model standard schemas.
 _JSON_TYPES = {"dict": "object", "float": "number", "tuple": "array", "any": None}
@@ -38,29 +38,20 @@ def category_of(item_id: str) -> str:
     return re.sub(r"_\d[\d-]*$", "", item_id)
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
+def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each record of a JSONL file."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise InputFileError(f"cannot read {path}: {exc.strerror}", "check the --data/--answers paths") from None
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise InputFileError(
-                f"{path} line {number}: not valid JSON ({exc.msg})", "one JSON object per line"
-            ) from None
-    return rows
+        raise InputFileError(f"cannot read {path}: {exc.strerror}", "check the data and answers paths") from None
+    return list(jsonl_records(lines, path))
 
 
 def load_bfcl(data: Path, answers: Path | None = None) -> list[BfclItem]:
     """Items from a BFCL question file and (except for irrelevance) its answers file, joined by id."""
-    truths = {row["id"]: row["ground_truth"] for row in _read_jsonl(answers)} if answers else {}
+    truths = {row["id"]: row["ground_truth"] for _, row in _read_jsonl(answers)} if answers else {}
     items = []
-    for number, row in enumerate(_read_jsonl(data), 1):
+    for number, row in _read_jsonl(data):
         try:
             turns = row["question"]
             messages = turns[0] if turns and isinstance(turns[0], list) else turns

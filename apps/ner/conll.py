@@ -134,8 +134,3 @@ def char_spans_to_tags(offsets: Sequence[tuple[int, int]], entities: Sequence[tu
             taken[i] = True
         token_spans.append((covered[0], covered[-1] + 1, label))
     return spans_to_tags(len(offsets), token_spans)
-
-
-def write_conll_lines(words: Sequence[str], tags: Sequence[str]) -> list[str]:
-    """`token tag` lines of one sentence (IOB2), the shape `ganymede eval ner` reads back."""
-    return [f"{word} {tag}" for word, tag in zip(words, tags, strict=True)]

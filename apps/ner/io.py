@@ -15,6 +15,7 @@ from typing import Any
 from ganymede.apps.ner.conll import char_spans_to_tags
 from ganymede.apps.ner.labels import Entity
 from ganymede.core.errors import GanymedeError, InputFileError
+from ganymede.core.fileio import jsonl_records, write_atomic
 
 TEXT_SUFFIXES = {".txt", ".text", ".md"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
@@ -114,21 +115,22 @@ def _read_text_file(path: Path) -> str:
 
 
 def read_jsonl(path: Path, text_field: str = "text", id_field: str = "id") -> Iterator[Document | InputProblem]:
-    """One document per line: {"text": ..., "id": ...}; bad lines are reported with their line number."""
-    for line_no, line in enumerate(_read_text_file(path).splitlines(), start=1):
-        if not line.strip():
-            continue
+    """One document per line: {"text": ..., "id": ...}; a bad line is reported with its number and skipped."""
+    problems: list[InputProblem] = []
+
+    def report(line_no: int, reason: str) -> None:
+        problems.append(InputProblem(f"{path}, line {line_no}", reason))
+
+    for line_no, record in jsonl_records(_read_text_file(path).splitlines(), path, on_error=report):
+        yield from problems
+        problems.clear()
         where = f"{path}, line {line_no}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield InputProblem(where, f"not valid JSON ({exc.msg})")
-            continue
-        if not isinstance(record, dict) or not isinstance(record.get(text_field), str):
+        if not isinstance(record.get(text_field), str):
             yield InputProblem(where, f"expected an object with a string {text_field!r} field")
             continue
         doc_id = str(record.get(id_field, f"{path.name}:{line_no}"))
         yield from _document(doc_id, record[text_field], where)
+    yield from problems
 
 
 def read_file(path: Path, text_field: str = "text") -> Iterator[Document | InputProblem]:
@@ -173,6 +175,30 @@ def iter_documents(items: Sequence[str], text_field: str = "text") -> Iterator[D
                 yield from read_file(path, text_field)
         else:
             yield InputProblem(item, "no such file or folder (use --text for literal text)")
+
+
+def collect(items: Sequence[str], texts: Sequence[str]) -> tuple[list[Document], list[InputProblem]]:
+    """The documents of `ganymede ner`: literal texts first (source `--text`, as outputs have always named
+    them), then those read from `items`; empty texts and unreadable items come back as problems."""
+    docs: list[Document] = []
+    problems: list[InputProblem] = []
+    for i, text in enumerate(texts, start=1):
+        if text.strip():
+            docs.append(Document(f"text-{i}", text, "--text"))
+        else:
+            problems.append(InputProblem(f"--text #{i}", "empty text"))
+    for item in iter_documents(items):
+        (docs if isinstance(item, Document) else problems).append(item)
+    return docs, problems
+
+
+def text_from_file(path: str | Path) -> str:
+    """The (main) text of an uploaded .txt/.html file, or of the first record of a .jsonl file."""
+    for item in iter_documents([str(path)]):
+        if isinstance(item, Document):
+            return item.text
+        raise GanymedeError(f"cannot use {Path(path).name}: {item.reason}", "upload a .txt, .html or .jsonl file")
+    raise GanymedeError(f"no text in {Path(path).name}")
 
 
 # -- outputs -----------------------------------------------------------------------------------------
@@ -262,9 +288,41 @@ def render(docs: Sequence[Document], fmt: str) -> str:
     return WRITERS[fmt](docs)
 
 
+def export(doc: Document, fmt: str, folder: str | Path) -> Path:
+    """Write one annotated document in an output format; returns the file's path."""
+    return write_atomic(Path(folder) / f"entities.{fmt}", render([doc], fmt))
+
+
 def label_counts(docs: Iterable[Document]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for doc in docs:
         for e in doc.entities:
             counts[e.label] = counts.get(e.label, 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+# -- views of one document (the UI's highlighted text and tables) --------------------------------------
+def highlighted(doc: Document) -> list[tuple[str, str | None]]:
+    """(piece, label or None) pairs covering the whole text, the shape Gradio's HighlightedText shows."""
+    pieces: list[tuple[str, str | None]] = []
+    cursor = 0
+    for e in sorted(doc.entities, key=lambda e: e.start):
+        if e.start < cursor:
+            continue
+        if e.start > cursor:
+            pieces.append((doc.text[cursor : e.start], None))
+        pieces.append((doc.text[e.start : e.end], e.label))
+        cursor = e.end
+    if cursor < len(doc.text):
+        pieces.append((doc.text[cursor:], None))
+    return pieces
+
+
+def entity_rows(doc: Document) -> list[list[Any]]:
+    """One `text, label, start, end, engine` row per entity."""
+    return [[e.text, e.label, e.start, e.end, e.engine] for e in doc.entities]
+
+
+def count_rows(doc: Document) -> list[list[Any]]:
+    """One `label, count` row per label, most frequent first."""
+    return [[label, n] for label, n in label_counts([doc]).items()]

@@ -12,12 +12,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel, ValidationError, field_validator
+
 from ganymede.apps.ner.labels import CONLL, LABEL_DESCRIPTIONS, Entity
 from ganymede.core.calllog import call_context
 from ganymede.core.chunking import pack
 from ganymede.core.generation import GenerationConfig
 from ganymede.core.prompts import load_prompt
-from pydantic import BaseModel, ValidationError, field_validator
 
 if TYPE_CHECKING:
     from ganymede.core.backends.base import Backend

@@ -2,14 +2,12 @@
 
 preprocess (read the dialogue, pick few-shot examples, plan: one prompt or map-reduce over turn-aligned
 chunks when the prompt would not fit) -> model call (chat, or chat_batch where the backend batches) ->
-postprocess (strip labels and quotes, DialogSum's #PersonN# naming). Input formats: apps/dialogue_io.py."""
+postprocess (strip labels and quotes, DialogSum's #PersonN# naming). Input formats: dialogue_io.py; output
+files: outputs.py; ROUGE evaluation: evaluate.py; the commands: cli.py."""
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ganymede.apps.summarize.dialogue_io import (
-    FORMATS,
     Dialogue,
     Turn,
     expand_paths,
@@ -25,6 +22,7 @@ from ganymede.apps.summarize.dialogue_io import (
     read_file,
     split_sentences,
 )
+from ganymede.apps.summarize.outputs import read_records, render_records
 from ganymede.core.calllog import call_context
 from ganymede.core.errors import ContextWindowExceededError, GanymedeError, InputFileError
 from ganymede.core.fileio import write_atomic
@@ -38,7 +36,6 @@ if TYPE_CHECKING:
 PROMPT = "summarize"
 REDUCE_PROMPT = "summarize_reduce"
 STRATEGIES = ("auto", "stuff", "map-reduce")
-OUTPUT_FORMATS = ("jsonl", "md", "txt")
 DEFAULT_MAX_WORDS = 20
 #: tokens kept free beside prompt and reply: chat-template overhead differs a little between backends.
 MARGIN = 16
@@ -60,6 +57,14 @@ def load_examples(path: str | Path) -> list[dict[str, str]]:
     if not pool:
         raise InputFileError(f"{file}: no examples found")
     return pool
+
+
+def disjoint_pool(pool: list[dict[str, str]], rows: Sequence[Dialogue]) -> tuple[list[dict[str, str]], int]:
+    """The pool without any example whose dialogue is one of `rows` (and how many were dropped): an evaluation
+    must not show the model the very summaries it is scored against."""
+    evaluated = {re.sub(r"\s+", " ", d.text).strip() for d in rows}
+    kept = [e for e in pool if re.sub(r"\s+", " ", e["dialogue"]).strip() not in evaluated]
+    return kept, len(pool) - len(kept)
 
 
 def word_budget_tokens(max_words: int) -> int:
@@ -150,15 +155,15 @@ class Summarizer:
         if strategy not in STRATEGIES:
             raise GanymedeError(f"unknown strategy {strategy!r}", f"use one of {', '.join(STRATEGIES)}")
         if max_words < 1:
-            raise GanymedeError("--max-words must be at least 1")
+            raise GanymedeError("max_words must be at least 1")
         if shots is not None and shots < 0:
-            raise GanymedeError("--shots must be 0 or more")
+            raise GanymedeError("shots must be 0 or more")
         self.backend = backend
         self.spec = load_prompt(prompt)
         self.reduce_spec = load_prompt(REDUCE_PROMPT)
         self.max_words = max_words
         base = config or self.spec.config()
-        # The reply budget follows --max-words unless the user set max_new_tokens lower.
+        # The reply budget follows max_words unless the user set max_new_tokens lower.
         self.config = base.merged(max_new_tokens=min(base.max_new_tokens, word_budget_tokens(max_words)))
         self.selector = selector
         self.shots = (3 if selector else len(self.spec.examples)) if shots is None else shots
@@ -200,7 +205,7 @@ class Summarizer:
         if self.strategy == "stuff":
             raise ContextWindowExceededError(
                 f"{dialogue.source}: the prompt needs {stuffed + reply} tokens but the context window is {window}",
-                "use --strategy auto or map-reduce, or fewer --shots",
+                "use strategy auto or map-reduce, or fewer shots",
             )
         return Plan("map-reduce", self.chunk(dialogue.turns), stuffed)
 
@@ -319,6 +324,41 @@ class Summarizer:
             return exc
 
 
+# -- a Summarizer from settings (the commands, the UI tab, summarize_text) --------------------------------
+def build_summarizer(
+    backend: Backend,
+    *,
+    config: GenerationConfig | None = None,
+    shots: int | None = None,
+    examples_path: str | Path | None = None,
+    examples_pool: Sequence[dict[str, str]] | None = None,
+    exclude: Sequence[Dialogue] = (),
+    strategy: str = "auto",
+    max_words: int = DEFAULT_MAX_WORDS,
+    adapter: str | Path | None = None,
+) -> tuple[Summarizer, int]:
+    """A Summarizer, and how many pool examples were left out because their dialogue is in `exclude`.
+
+    Examples: with a pool (the file `examples_path`, see load_examples, or its records `examples_pool`) the
+    `shots` most similar to each input, never one whose dialogue is in `exclude` (the dialogues being
+    evaluated); without one, the prompt file's. `adapter` is the LoRA adapter `backend` runs: unless `shots`
+    is given it gets the prompt it was trained on (`ganymede tune` trains zero-shot)."""
+    if examples_path is not None and examples_pool is not None:
+        raise GanymedeError("both examples_path and examples_pool given", "give the pool one way")
+    selector, dropped = None, 0
+    if examples_path or examples_pool:
+        from ganymede.core.examples import ExampleSelector
+
+        pool = load_examples(examples_path) if examples_path else list(examples_pool or ())
+        pool, dropped = disjoint_pool(pool, exclude)
+        selector = ExampleSelector(pool, "dialogue")
+    if shots is None and selector is None and adapter:
+        from ganymede.core.lora import read_adapter
+
+        shots = read_adapter(adapter).prompt.get("shots")
+    return Summarizer(backend, config, shots, selector, strategy, max_words), dropped
+
+
 def summarize_text(
     backend: Backend,
     text: str,
@@ -331,83 +371,13 @@ def summarize_text(
     """Summarize pasted dialogue text (for the UI and library use)."""
     if not text.strip():
         raise GanymedeError("nothing to summarize: the text is empty")
-    selector = None
-    if examples_pool:
-        from ganymede.core.examples import ExampleSelector
-
-        selector = ExampleSelector(examples_pool, "dialogue")
-    summarizer = Summarizer(backend, config, shots, selector, strategy, max_words)
+    summarizer, _ = build_summarizer(
+        backend, config=config, shots=shots, examples_pool=examples_pool, strategy=strategy, max_words=max_words
+    )
     return summarizer.summarize(Dialogue("text", parse_turn_lines(text)))
 
 
-def compare_shots(
-    backend: Backend,
-    text: str,
-    shots: int,
-    examples_pool: Sequence[dict[str, str]] | None = None,
-    config: GenerationConfig | None = None,
-    max_words: int = DEFAULT_MAX_WORDS,
-    reference: str = "",
-) -> dict[str, dict[str, Any]]:
-    """Zero-shot and `shots`-shot summaries of one dialogue side by side, each with ROUGE when a reference
-    summary is given (for the UI's compare view)."""
-    from ganymede.apps.evaluation.rouge import score_one
-
-    results: dict[str, dict[str, Any]] = {}
-    for label, k in (("zero-shot", 0), (f"{shots}-shot", shots)):
-        summary = summarize_text(backend, text, k, examples_pool, config, "auto", max_words)
-        entry: dict[str, Any] = {"summary": summary.summary, "strategy": summary.strategy}
-        if reference.strip():
-            entry["rouge"] = score_one(summary.summary, reference)
-        results[label] = entry
-    return results
-
-
-# -- batch: outputs, resume ---------------------------------------------------------------------------------
-def output_format(path: str | None, explicit: str | None) -> str:
-    if explicit:
-        return explicit
-    suffix = Path(path).suffix.lower().lstrip(".") if path else ""
-    return {"jsonl": "jsonl", "md": "md", "markdown": "md"}.get(suffix, "txt")
-
-
-def render_records(records: Sequence[dict[str, Any]], fmt: str) -> str:
-    if fmt == "jsonl":
-        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    if fmt == "md":
-        return "".join(f"## {r['source']}\n\n{r['summary']}\n\n" for r in records)
-    return "".join(f"=== {r['source']} ===\n{r['summary']}\n\n" for r in records)
-
-
-_MD_ENTRY = re.compile(r"^## (.+?)\n\n(.*?)(?=\n\n## |\n*\Z)", re.MULTILINE | re.DOTALL)
-_TXT_ENTRY = re.compile(r"^=== (.+?) ===\n(.*?)(?=\n\n=== |\n*\Z)", re.MULTILINE | re.DOTALL)
-
-
-def read_records(path: str | Path, fmt: str) -> list[dict[str, Any]]:
-    """Records already in an output file (to resume a batch); a missing file has none."""
-    file = Path(path)
-    if not file.is_file():
-        return []
-    text = file.read_text(encoding="utf-8")
-    if fmt == "jsonl":
-        records = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                raise InputFileError(
-                    f"{file} line {number}: not valid JSON, cannot resume from it",
-                    "move the file away or give another -o",
-                ) from None
-            if isinstance(record, dict) and "source" in record:
-                records.append(record)
-        return records
-    pattern = _MD_ENTRY if fmt == "md" else _TXT_ENTRY
-    return [{"source": m.group(1), "summary": m.group(2).strip()} for m in pattern.finditer(text)]
-
-
+# -- batch: many dialogues, resumable ---------------------------------------------------------------------
 @dataclass
 class BatchReport:
     done: list[str] = field(default_factory=list)
@@ -470,223 +440,3 @@ def run_batch(
         if advance:
             advance(len(group))
     return report
-
-
-# -- evaluation ---------------------------------------------------------------------------------------------
-def read_eval_rows(path: str | Path, limit: int | None = None) -> list[Dialogue]:
-    """Labelled dialogues (DialogSum JSONL: dialogue + summary, or summary1..summary3), the first `limit`."""
-    file = Path(path)
-    if not file.is_file():
-        raise InputFileError(f"evaluation data not found: {file}", "e.g. ../shared/data/dialogsum/dev.jsonl")
-    rows = read_file(file, "jsonl")
-    unlabelled = [d.source for d in rows if not d.references]
-    if unlabelled:
-        raise InputFileError(f"{unlabelled[0]}: no reference summary", "evaluation needs summary or summary1..3")
-    return rows[:limit] if limit else rows
-
-
-def disjoint_pool(pool: list[dict[str, str]], rows: Sequence[Dialogue]) -> tuple[list[dict[str, str]], int]:
-    """The pool without any example whose dialogue is one being evaluated (and how many were dropped)."""
-    evaluated = {re.sub(r"\s+", " ", d.text).strip() for d in rows}
-    kept = [e for e in pool if re.sub(r"\s+", " ", e["dialogue"]).strip() not in evaluated]
-    return kept, len(pool) - len(kept)
-
-
-def evaluate(
-    summarizer: Summarizer, rows: Sequence[Dialogue], advance: Callable[[int], None] | None = None
-) -> tuple[dict[str, Any], list[Summary | Exception]]:
-    """ROUGE of the summaries against the references (failed items score 0 and are counted)."""
-    from ganymede.apps.evaluation.rouge import corpus_rouge
-
-    results: list[Summary | Exception] = []
-    step = 8 if summarizer.backend.name in BATCHING_BACKENDS else 1
-    for start in range(0, len(rows), step):
-        group = list(rows[start : start + step])
-        results.extend(summarizer.summarize_many(group))
-        if advance:
-            advance(len(group))
-    hypotheses = [r.summary if isinstance(r, Summary) else "" for r in results]
-    scores = corpus_rouge(hypotheses, [d.references for d in rows])
-    scores["failed"] = sum(1 for r in results if not isinstance(r, Summary))
-    words = [len(h.split()) for h in hypotheses if h]
-    scores["mean_words"] = round(sum(words) / max(len(words), 1), 1)
-    return scores, results
-
-
-# -- CLI ----------------------------------------------------------------------------------------------------
-def _progress_runner(total: int, description: str, work: Callable[[Callable[[int], None]], Any]) -> Any:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = (TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True)) as progress:
-        task = progress.add_task(description, total=total)
-        return work(lambda n: progress.update(task, advance=n))
-
-
-def _summarizer_from_args(args: argparse.Namespace, rows: Sequence[Dialogue] = ()) -> tuple[Summarizer, int]:
-    from ganymede.core.cliargs import config_from_args, load_backend_from_args, status
-    from ganymede.core.prompts import load_prompt
-
-    selector, dropped = None, 0
-    if args.examples:
-        pool = load_examples(args.examples)
-        pool, dropped = disjoint_pool(pool, rows)
-        from ganymede.core.examples import ExampleSelector
-
-        with status(f"embedding {len(pool)} examples"):
-            selector = ExampleSelector(pool, "dialogue")
-    config = config_from_args(load_prompt(PROMPT).config(), args)
-    backend = load_backend_from_args(args)
-    shots = args.shots
-    if shots is None and selector is None and getattr(args, "adapter", None):
-        from ganymede.core.lora import read_adapter
-
-        # An adapter answers best to the prompt it was trained on (`ganymede tune` trains zero-shot).
-        shots = read_adapter(args.adapter).prompt.get("shots")
-    summarizer = Summarizer(backend, config, shots, selector, args.strategy, args.max_words)
-    return summarizer, dropped
-
-
-def _add_prompting_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--shots",
-        type=int,
-        help="number of worked examples in the prompt (0 = zero-shot; "
-        "default: all of the prompt file's, or 3 with --examples)",
-    )
-    parser.add_argument(
-        "--examples",
-        metavar="FILE",
-        help="pool of examples (JSONL with dialogue and summary): the --shots most similar to each input are used",
-    )
-    parser.add_argument(
-        "--strategy",
-        choices=STRATEGIES,
-        default="auto",
-        help="auto: one prompt, map-reduce only when the dialogue does not fit (default)",
-    )
-    parser.add_argument(
-        "--max-words",
-        type=int,
-        default=DEFAULT_MAX_WORDS,
-        help=f"target summary length in words (default {DEFAULT_MAX_WORDS})",
-    )
-
-
-def cmd_summarize(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
-    dialogues, problems = collect(args.inputs, args.format)
-    if args.text:
-        dialogues.extend(Dialogue(f"text-{i}", parse_turn_lines(t)) for i, t in enumerate(args.text, 1))
-    if not args.inputs and not args.text:
-        if sys.stdin.isatty():
-            raise GanymedeError("nothing to summarize", "give files or folders, --text TEXT, or pipe a dialogue in")
-        dialogues.append(Dialogue("stdin", parse_turn_lines(sys.stdin.read(), "stdin")))
-    fmt = output_format(args.output, args.output_format)
-    if not dialogues and not problems:
-        raise GanymedeError("no dialogue files among the inputs", f"known formats: {', '.join(FORMATS)}")
-    report = BatchReport()
-    if dialogues:  # only unreadable files: report them without loading a model
-        summarizer, _ = _summarizer_from_args(args)
-        report = _progress_runner(
-            len(dialogues),
-            "summarize",
-            lambda advance: run_batch(summarizer, dialogues, args.output, fmt, not args.no_resume, advance),
-        )
-    report.failed[:0] = problems
-    if not args.output:
-        done = set(report.done)
-        new = [r for r in report.records if r["source"] in done]
-        if fmt == "txt" and len(new) == 1:
-            sys.stdout.write(new[0]["summary"] + "\n")
-        else:
-            sys.stdout.write(render_records(new, fmt))
-    console = Console(stderr=True)
-    table = Table(title="summarize")
-    for column in ("done", "skipped (already in output)", "failed"):
-        table.add_column(column, justify="right")
-    table.add_row(str(len(report.done)), str(len(report.skipped)), str(len(report.failed)))
-    console.print(table)
-    for source, reason in report.failed:
-        console.print(f"failed {source}: {reason}", markup=False, highlight=False)
-    if args.output:
-        console.print(f"wrote {args.output}", markup=False, highlight=False)
-    return 1 if report.failed else 0
-
-
-def add_cli(subparsers: argparse._SubParsersAction) -> None:
-    from ganymede.core.cliargs import add_generation_args, add_model_args
-
-    parser = subparsers.add_parser(
-        "summarize",
-        help="summarize dialogues (chats, meetings, transcripts) from files or folders",
-        description="Summarize dialogues. Inputs: .txt (Speaker: text lines), .json/.jsonl (DialogSum records or "
-        "{speaker, text} turns), .csv (speaker,text columns), .srt/.vtt transcripts, folders of them, "
-        "--text, or stdin. With -o, rerunning skips inputs already summarized there.",
-    )
-    parser.add_argument("inputs", nargs="*", metavar="PATH", help="files or folders (searched recursively)")
-    parser.add_argument("--text", action="append", help="a dialogue given literally (repeatable)")
-    parser.add_argument("--format", choices=FORMATS, help="input format (default: by extension and content)")
-    parser.add_argument("-o", "--output", help="output file (.jsonl, .md or .txt); default stdout")
-    parser.add_argument("--output-format", choices=OUTPUT_FORMATS, help="override the output file's format")
-    parser.add_argument("--no-resume", action="store_true", help="summarize everything again, replacing -o")
-    _add_prompting_args(parser)
-    add_model_args(parser)
-    add_generation_args(parser)
-    parser.set_defaults(func=cmd_summarize)
-
-
-def cmd_eval_summarize(args: argparse.Namespace) -> int:
-    from ganymede.core.cliargs import print_json
-
-    rows = read_eval_rows(args.data, args.limit)
-    summarizer, dropped = _summarizer_from_args(args, rows)
-    started = time.perf_counter()
-    scores, results = _progress_runner(len(rows), "eval summarize", lambda advance: evaluate(summarizer, rows, advance))
-    seconds = time.perf_counter() - started
-    if args.save:
-        records = [
-            {
-                "source": d.source,
-                "summary": r.summary if isinstance(r, Summary) else "",
-                "references": d.references,
-                "error": None if isinstance(r, Summary) else str(r),
-            }
-            for d, r in zip(rows, results, strict=True)
-        ]
-        write_atomic(args.save, render_records(records, "jsonl"))
-    result = {
-        **scores,
-        "data": str(args.data),
-        "limit": args.limit,
-        "model": summarizer.backend.ref.raw,
-        "adapter": getattr(args, "adapter", None),
-        "examples_file": args.examples,
-        "examples_dropped_as_evaluated": dropped,
-        **summarizer.settings,
-        "seconds": round(seconds, 1),
-    }
-    if not args.json:
-        print(
-            f"ROUGE-1 {scores['rouge1']:.4f}  ROUGE-2 {scores['rouge2']:.4f}  ROUGE-L {scores['rougeL']:.4f}  "
-            f"ROUGE-Lsum {scores['rougeLsum']:.4f}  n {scores['n']}  failed {scores['failed']}"
-        )
-    print_json(result)
-    return 0
-
-
-def add_eval_cli(subparsers: argparse._SubParsersAction) -> None:
-    from ganymede.core.cliargs import add_generation_args, add_model_args
-
-    parser = subparsers.add_parser("summarize", help="ROUGE (rouge-score, stemmed) on DialogSum-style JSONL")
-    parser.add_argument("--data", required=True, help="JSONL with dialogue and summary (or summary1..3)")
-    parser.add_argument("--limit", type=int, help="only the first N dialogues")
-    parser.add_argument("--save", metavar="FILE", help="also write each summary with its references (JSONL)")
-    parser.add_argument("--json", action="store_true", help="print only the JSON line")
-    _add_prompting_args(parser)
-    add_model_args(parser)
-    add_generation_args(parser)
-    parser.set_defaults(func=cmd_eval_summarize)

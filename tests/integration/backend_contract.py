@@ -49,6 +49,7 @@ def check_arithmetic(backend: Backend) -> None:
 
 def check_context_window_is_enforced(backend: Backend) -> None:
     import pytest
+
     from ganymede.core.errors import ContextWindowExceededError
 
     with pytest.raises(ContextWindowExceededError):

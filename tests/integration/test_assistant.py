@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ganymede.apps.assistant.assistant import ask, build_registry, predict_calls
+
+from ganymede.apps.assistant.assistant import ask
+from ganymede.apps.assistant.evaluate import predict_calls
 from ganymede.apps.assistant.index import DocumentIndex
+from ganymede.apps.assistant.tools import build_registry
 from ganymede.apps.evaluation.tools import check_item, load_bfcl
 from ganymede.core.generation import GenerationConfig
 

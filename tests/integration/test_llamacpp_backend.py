@@ -1,6 +1,6 @@
 import pytest
-from ganymede.core.generation import GenerationConfig
 
+from ganymede.core.generation import GenerationConfig
 from tests.integration import backend_contract as contract
 
 pytestmark = pytest.mark.model

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from ganymede.apps.ner.conll import read_conll
-from ganymede.apps.ner.engines import evaluate, load_engine
+from ganymede.apps.ner.engines import load_engine
+from ganymede.apps.ner.evaluate import evaluate
 from ganymede.apps.ner.labels import CONLL, LabelChoice
 
 

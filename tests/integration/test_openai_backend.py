@@ -8,11 +8,11 @@ import time
 import httpx
 import pytest
 import uvicorn
+
 from ganymede.core.backends import load_backend
 from ganymede.core.errors import BackendUnavailableError
 from ganymede.core.generation import GenerationConfig
 from ganymede.core.server import create_app
-
 from tests.integration import backend_contract as contract
 
 pytestmark = pytest.mark.model
@@ -60,7 +60,9 @@ def test_official_client_lists_models_and_answers(server_url, small_backend):
 def test_langchain_chat_openai(server_url, small_backend):
     from langchain_openai import ChatOpenAI
 
-    model = ChatOpenAI(base_url=server_url, api_key="unused", model=small_backend.ref.name, temperature=0, max_tokens=24)
+    model = ChatOpenAI(
+        base_url=server_url, api_key="unused", model=small_backend.ref.name, temperature=0, max_tokens=24
+    )
     assert contract.counts(model.invoke(contract.COUNT[0]["content"]).content)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from ganymede.apps.tables import pandas_code
 from ganymede.core.prompts import load_prompt
 

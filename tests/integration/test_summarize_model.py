@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from ganymede.apps.summarize import summarizer as sm
 from ganymede.apps.summarize.dialogue_io import Dialogue, Turn
 

@@ -2,10 +2,10 @@
 and the same weights loaded again from that local Hugging Face folder by path."""
 
 import pytest
+
 from ganymede.core.backends import load_backend
 from ganymede.core.generation import GenerationConfig
 from ganymede.core.settings import SMALL_MODEL
-
 from tests.integration import backend_contract as contract
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]

@@ -8,15 +8,19 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from ganymede.apps.evaluation.mt import corpus_scores
-from ganymede.apps.translate import translator as translate
+from ganymede.apps.translate.evaluate import evaluate, read_eval_rows
+from ganymede.apps.translate.files import translate_file
+from ganymede.apps.translate.glossary import parse_glossary
+from ganymede.apps.translate.translator import translate_text
 
 pytestmark = pytest.mark.model
 
 
 def test_sentence_into_german_keeps_glossary_term(small_backend) -> None:
-    glossary = translate.parse_glossary("Ganymede")
-    result = translate.translate_text(small_backend, "Ganymede is a moon of Jupiter.", "de", "en", glossary)
+    glossary = parse_glossary("Ganymede")
+    result = translate_text(small_backend, "Ganymede is a moon of Jupiter.", "de", "en", glossary)
     assert "Ganymede" in result.text
     assert result.glossary_missing == []
     assert "Jupiter" in result.text and " ist " in result.text  # German, not the English echoed back
@@ -26,7 +30,7 @@ def test_subtitles_keep_structure_with_a_real_model(small_backend, tmp_path: Pat
     srt = "1\n00:00:01,000 --> 00:00:02,500\nGood morning.\n\n2\n00:00:03,000 --> 00:00:04,000\nThank you very much.\n"
     path = tmp_path / "s.srt"
     path.write_text(srt, encoding="utf-8")
-    result = translate.translate_file(small_backend, path, "fr", "en")
+    result = translate_file(small_backend, path, "fr", "en")
     out = result.output.read_text(encoding="utf-8").split("\n")
     assert out[0:2] == ["1", "00:00:01,000 --> 00:00:02,500"]
     assert out[4:6] == ["2", "00:00:03,000 --> 00:00:04,000"]
@@ -34,8 +38,8 @@ def test_subtitles_keep_structure_with_a_real_model(small_backend, tmp_path: Pat
 
 
 def test_eval_scores_a_few_dev_sentences(small_backend, shared_data: Path) -> None:
-    rows = translate.read_eval_rows(shared_data / "ntrex128" / "eng-deu.dev.jsonl", limit=2)
-    scores, hypotheses = translate.evaluate(small_backend, rows)
+    rows = read_eval_rows(shared_data / "ntrex128" / "eng-deu.dev.jsonl", limit=2)
+    scores, hypotheses = evaluate(small_backend, rows)
     assert scores["n"] == 2 and len(hypotheses) == 2
     assert all(h.strip() and h != r["source"] for h, r in zip(hypotheses, rows, strict=True))
     # German output scores far above echoing the English source back

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from ganymede import cli
 from ganymede.core.backends import load_backend
 from ganymede.core.generation import GenerationConfig

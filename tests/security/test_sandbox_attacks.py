@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ganymede.apps.tables import pandas_code, sandbox
 
+from ganymede.apps.tables import pandas_code, sandbox
 from tests.security.attacks import ATTACKS, Attack
 
 LIMITS = sandbox.Limits(cpu_seconds=2, wall_seconds=8, memory_mb=3072, file_size_mb=8, output_chars=16_384)

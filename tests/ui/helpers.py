@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from ganymede.core import settings
 
 CHROMIUM = os.environ.get("GANYMEDE_CHROMIUM", "/usr/bin/chromium")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from ganymede.core import settings
 
+from ganymede.core import settings
 from tests.ui.helpers import UIServer
 
 pytestmark = [pytest.mark.ui, pytest.mark.model]

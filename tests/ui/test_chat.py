@@ -87,7 +87,7 @@ def test_stop_ends_the_reply_mid_stream_and_the_chat_goes_on(page: Any, ui_serve
 
 
 def test_html_in_a_reply_is_shown_as_text_not_run(page: Any) -> None:
-    from ganymede.apps.chat.conversation import Conversation, ConversationStore
+    from ganymede.apps.chat import Conversation, ConversationStore
 
     store = ConversationStore()
     conv = Conversation.new()

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ganymede.apps.chat import conversation as chat
+
+from ganymede.apps import chat
 from ganymede.core.generation import GenerationConfig
 from ganymede.ui.shared import on_own_thread
-
 from tests.fakes import ScriptedBackend
 
 pytestmark = pytest.mark.ui
@@ -76,8 +76,9 @@ def test_errors_in_the_stream_reach_the_handler() -> None:
 
 
 def test_gradio_passes_request_and_edit_data_to_the_chat_handlers() -> None:
-    from ganymede.ui.app import build_app
     from gradio.helpers import EventData, special_args
+
+    from ganymede.ui.app import build_app
 
     handlers = {f.name: f for f in build_app().fns.values()}
     event = EventData(None, {"index": 0, "value": "edited text", "previous_value": "text"})
@@ -93,8 +94,9 @@ def test_every_handler_that_declares_progress_receives_it() -> None:
     import inspect
 
     import gradio as gr
-    from ganymede.ui.app import build_app
     from gradio.helpers import special_args
+
+    from ganymede.ui.app import build_app
 
     checked = 0
     for fn in build_app().fns.values():

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import gradio as gr
 import pytest
+from gradio.utils import get_upload_folder
+
 from ganymede.core.errors import InputFileError
 from ganymede.ui.shared import user_errors
-from gradio.utils import get_upload_folder
 
 pytestmark = pytest.mark.ui
 

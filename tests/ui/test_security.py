@@ -12,11 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
-from ganymede.core import settings
-from ganymede.ui.app import UPLOAD_LIMIT
 from packaging.requirements import Requirement
 from packaging.version import Version
 
+from ganymede.core import settings
+from ganymede.ui.app import UPLOAD_LIMIT
 from tests.ui.helpers import UIServer
 
 pytestmark = pytest.mark.ui
@@ -115,7 +115,9 @@ def test_no_flagging(page: Any) -> None:
 
 def test_gradio_is_past_the_file_read_advisories() -> None:
     installed = Version(importlib.metadata.version("gradio"))
-    assert installed >= Version("6.0"), installed
+    assert installed >= Version("6.16"), installed
     pyproject = tomllib.loads((settings.repo_root() / "pyproject.toml").read_text(encoding="utf-8"))
     pins = [Requirement(r) for r in pyproject["project"]["dependencies"] if r.startswith("gradio")]
-    assert pins and all(not pin.specifier.contains("5.99") and pin.specifier.contains("6.0") for pin in pins)
+    # 6.15.x: FileExplorer path traversal; 6.6.x: path traversal and gr.load SSRF
+    assert pins and all(not pin.specifier.contains(v) for pin in pins for v in ("5.99", "6.6.0", "6.15.9"))
+    assert all(pin.specifier.contains("6.16.0") for pin in pins)

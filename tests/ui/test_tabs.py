@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ganymede.core import settings
 
+from ganymede.core import settings
 from tests.ui.helpers import (
     block,
     choose_model,

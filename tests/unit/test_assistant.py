@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from ganymede.apps.assistant.assistant import (
     answer_from_passages,
     ask,
-    build_registry,
     cited_sources,
     fence,
     format_passages,
@@ -18,12 +18,11 @@ from ganymede.apps.assistant.assistant import (
     run_tools,
 )
 from ganymede.apps.assistant.index import DocumentIndex, Passage
-from ganymede.apps.assistant.tools import ToolRegistry, tool
+from ganymede.apps.assistant.tools import ToolRegistry, build_registry, tool
 from ganymede.apps.assistant.tools.calculator import TOOL as CALCULATOR
 from ganymede.core.errors import GanymedeError
 from ganymede.core.generation import GenerationConfig
 from ganymede.core.messages import Completion
-
 from tests.fakes import ScriptedBackend, tool_call_reply
 from tests.unit.test_index import hashing_embed
 
@@ -228,3 +227,12 @@ def test_found_in_ignores_case_punctuation_and_citations() -> None:
     assert found_in("France, Normandy", PASSAGES)  # a list re-punctuated: every word is there
     assert not found_in("France, Italy", PASSAGES)
     assert not found_in("", PASSAGES)
+
+
+def test_build_registry_takes_a_list_and_can_leave_out_what_is_unavailable(index: DocumentIndex) -> None:
+    # query_table needs a backend: without one it is unavailable, an error unless skipped.
+    with pytest.raises(GanymedeError, match="query_table"):
+        build_registry(["calculator", "query_table"])
+    registry = build_registry(["calculator", "query_table"], index=index, skip_unavailable=True)
+    assert sorted(registry.names()) == ["calculator", "search_documents"]
+    assert build_registry([], skip_unavailable=True).names() == []

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from ganymede.apps.evaluation.rag import best_f1_em, load_squad, normalize_answer, summarize, token_f1
 from ganymede.apps.evaluation.tools import (
     BfclItem,
@@ -168,9 +169,8 @@ def test_shared_bfcl_and_squad_files_load(shared_data: Path) -> None:
 
 
 def test_a_checked_call_counts_only_when_the_model_confirms_it() -> None:
-    from ganymede.apps.assistant.assistant import predict_calls
+    from ganymede.apps.assistant.evaluate import predict_calls
     from ganymede.core.generation import GenerationConfig
-
     from tests.fakes import ScriptedBackend, tool_call_reply
 
     config = GenerationConfig(greedy=True, max_new_tokens=64)
@@ -191,9 +191,8 @@ def test_a_checked_call_counts_only_when_the_model_confirms_it() -> None:
 
 
 def test_a_call_with_invented_arguments_is_left_out_unless_grounding_is_off() -> None:
-    from ganymede.apps.assistant.assistant import predict_calls
+    from ganymede.apps.assistant.evaluate import predict_calls
     from ganymede.core.generation import GenerationConfig
-
     from tests.fakes import ScriptedBackend, tool_call_reply
 
     config = GenerationConfig(greedy=True, max_new_tokens=64)
@@ -202,3 +201,59 @@ def test_a_call_with_invented_arguments_is_left_out_unless_grounding_is_off() ->
     assert calls == [] and left_out == [_call(radius=3)]
     calls, _, left_out = predict_calls(ScriptedBackend([invented]), _item(TRUTH), config, "sys", grounded=False)
     assert calls == [_call(radius=3)] and left_out == []
+
+
+def test_tools_runner_scores_items_and_reports_errors(tmp_path: Path) -> None:
+    from ganymede.apps.assistant.evaluate import evaluate_tools, tools_metrics, write_predictions
+    from ganymede.core.errors import ContextWindowExceededError
+    from ganymede.core.fileio import jsonl_records
+    from ganymede.core.generation import GenerationConfig
+    from tests.fakes import ScriptedBackend, tool_call_reply
+
+    def reply(messages: list) -> object:
+        if "broken" in messages[-1]["content"]:
+            raise ContextWindowExceededError("the schemas do not fit")
+        return tool_call_reply("geometry_area_circle", radius=10)
+
+    broken = BfclItem("simple_python_2", [{"role": "user", "content": "broken"}], [AREA], TRUTH)
+    advanced: list[int] = []
+    rows = evaluate_tools(
+        ScriptedBackend(reply),
+        [_item(TRUTH), broken],
+        config=GenerationConfig(greedy=True, max_new_tokens=64),
+        advance=advanced.append,
+    )
+    assert [r["correct"] for r in rows] == [True, False] and rows[1]["reason"].startswith("error:")
+    assert advanced == [1, 1]
+    metrics = tools_metrics(rows, model="m", data="d.jsonl")
+    assert (metrics["accuracy"], metrics["model"], metrics["errors"]) == (0.5, "m", 1)
+    write_predictions(tmp_path / "out" / "p.jsonl", rows)
+    lines = (tmp_path / "out" / "p.jsonl").read_text().splitlines()
+    assert [record for _, record in jsonl_records(lines, "p.jsonl")] == rows
+
+
+def test_rag_runner_retrieval_only_and_with_a_model(tmp_path: Path) -> None:
+    from ganymede.apps.assistant.evaluate import evaluate_rag, index_paragraphs, rag_metrics
+    from ganymede.apps.evaluation.rag import SquadQuestion
+    from ganymede.core.errors import GanymedeError
+    from tests.fakes import ScriptedBackend
+    from tests.unit.test_index import hashing_embed
+
+    articles = {"T": [(0, "Normandy is in France."), (1, "Bread is baked in ovens.")]}
+    index = index_paragraphs(articles, tmp_path / "squad.db", embed=hashing_embed)
+    questions = [
+        SquadQuestion("1", "Where is Normandy?", "T/0", ["France"]),
+        SquadQuestion("2", "Who owns Normandy?", "T/0", []),
+    ]
+    with pytest.raises(GanymedeError, match="context_k cannot exceed k"):
+        evaluate_rag(index, questions, None, k=1, context_k=2)
+    rows = evaluate_rag(index, questions, None, k=2, context_k=1)
+    assert rows[0]["retrieved"][0] == "T/0" and rows[0]["prediction"] == "" and rows[1]["em"] == 1.0
+    metrics = rag_metrics(rows, k=2, mode="hybrid", data="s.json", model=None)
+    assert metrics == {"n": 2, "recall@2": 1.0, "recall@1": 1.0, "retrieval": "hybrid", "data": "s.json"}
+
+    backend = ScriptedBackend(lambda messages: "France" if "Where" in messages[-1]["content"] else "I don't know")
+    rows = evaluate_rag(index, questions, backend, k=2, context_k=1, check=False)
+    assert [(r["prediction"], r["em"]) for r in rows] == [("France", 1.0), ("", 1.0)]
+    assert rows[1]["reply"] == "I don't know"
+    assert rag_metrics(rows, k=2, mode="hybrid", data="s.json", model="m")["exact_match"] == 1.0

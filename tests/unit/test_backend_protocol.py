@@ -1,11 +1,11 @@
 """The shared behaviour every backend gets from core.backends.base: context checks, streaming, logging."""
 
 import pytest
+
 from ganymede.core import calllog
 from ganymede.core.calllog import call_context
 from ganymede.core.errors import ContextWindowExceededError
 from ganymede.core.generation import GenerationConfig
-
 from tests.fakes import ScriptedBackend
 
 

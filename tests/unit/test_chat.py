@@ -1,10 +1,12 @@
 import json
 
 import pytest
-from ganymede.apps.chat import conversation as chat
+
+from ganymede.apps.chat.conversation import Conversation, fit_history, split_last_user, stream_turn
+from ganymede.apps.chat.export import export_text
+from ganymede.apps.chat.store import ConversationStore
 from ganymede.core.errors import ContextWindowExceededError
 from ganymede.core.generation import GenerationConfig
-
 from tests.fakes import ScriptedBackend
 
 
@@ -16,7 +18,7 @@ def turns(n: int, words_each: int = 10) -> list[dict]:
 def test_history_that_fits_is_kept_whole():
     backend = ScriptedBackend("ok", context_window=1000)
     messages = [{"role": "system", "content": "be brief"}, *turns(5)]
-    fitted = chat.fit_history(backend, messages, GenerationConfig(max_new_tokens=50))
+    fitted = fit_history(backend, messages, GenerationConfig(max_new_tokens=50))
     assert fitted.messages == messages
     assert fitted.note is None
 
@@ -24,7 +26,7 @@ def test_history_that_fits_is_kept_whole():
 def test_oldest_exchanges_are_dropped_with_a_note_and_system_kept():
     backend = ScriptedBackend("ok", context_window=100)
     messages = [{"role": "system", "content": "be brief"}, *turns(11)]
-    fitted = chat.fit_history(backend, messages, GenerationConfig(max_new_tokens=25))
+    fitted = fit_history(backend, messages, GenerationConfig(max_new_tokens=25))
     assert fitted.messages[0]["role"] == "system"
     assert fitted.messages[1]["role"] == "user"  # never starts with an orphaned reply
     assert fitted.messages[-1] == messages[-1]
@@ -36,29 +38,29 @@ def test_oldest_exchanges_are_dropped_with_a_note_and_system_kept():
 def test_one_message_too_long_is_a_clear_error():
     backend = ScriptedBackend("ok", context_window=50)
     with pytest.raises(ContextWindowExceededError, match="context window is 50"):
-        chat.fit_history(backend, [{"role": "user", "content": "w " * 200}], GenerationConfig())
+        fit_history(backend, [{"role": "user", "content": "w " * 200}], GenerationConfig())
 
 
 def test_store_round_trip_rename_delete_and_exports(tmp_path):
-    store = chat.ConversationStore(tmp_path / "c.db")
-    conv = chat.Conversation.new("sys", "bundled:x")
+    store = ConversationStore(tmp_path / "c.db")
+    conv = Conversation.new("sys", "bundled:x")
     conv.messages = [{"role": "user", "content": "What is Ganymede?"}, {"role": "assistant", "content": "A moon."}]
     store.save(conv)
-    again = chat.ConversationStore(tmp_path / "c.db").get(conv.id)  # a new store: survives restarts
+    again = ConversationStore(tmp_path / "c.db").get(conv.id)  # a new store: survives restarts
     assert again.messages == conv.messages
     assert again.title == "What is Ganymede?"
     store.rename(conv.id, "Moons")
     assert store.list()[0].title == "Moons"
     assert json.loads(json.dumps(again.to_dict()))["messages"][1]["content"] == "A moon."
-    assert "**Assistant:**" in again.to_markdown() and "A moon." in again.to_markdown()
+    assert "**Assistant:**" in export_text(again, "markdown") and "A moon." in export_text(again, "markdown")
     store.delete(conv.id)
     assert store.list() == []
 
 
 def test_stream_turn_saves_user_message_and_answer(tmp_path):
-    store = chat.ConversationStore(tmp_path / "c.db")
+    store = ConversationStore(tmp_path / "c.db")
     backend = ScriptedBackend("Hello there friend")
-    steps = list(chat.stream_turn(backend, store, None, [], "hi", "sys", GenerationConfig()))
+    steps = list(stream_turn(backend, store, None, [], "hi", "sys", GenerationConfig()))
     messages, _, conv_id = steps[-1]
     assert messages[-1] == {"role": "assistant", "content": "Hello there friend"}
     assert len(steps) > 2  # streamed in pieces
@@ -69,8 +71,8 @@ def test_stream_turn_saves_user_message_and_answer(tmp_path):
 
 
 def test_a_stopped_answer_is_saved_as_far_as_it_got(tmp_path):
-    store = chat.ConversationStore(tmp_path / "c.db")
-    turn = chat.stream_turn(ScriptedBackend("one two three four"), store, None, [], "count", "sys", GenerationConfig())
+    store = ConversationStore(tmp_path / "c.db")
+    turn = stream_turn(ScriptedBackend("one two three four"), store, None, [], "count", "sys", GenerationConfig())
     messages, _, conv_id = next(turn)
     partial = messages[-1]["content"]
     assert partial and partial != "one two three four"
@@ -83,6 +85,6 @@ def test_a_stopped_answer_is_saved_as_far_as_it_got(tmp_path):
 
 def test_split_last_user_for_retry_and_undo():
     history = turns(4)
-    before, text = chat.split_last_user(history)
+    before, text = split_last_user(history)
     assert before == history[:2]
     assert text == history[2]["content"]

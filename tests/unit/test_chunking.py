@@ -1,4 +1,5 @@
 import pytest
+
 from ganymede.core.chunking import pack
 from ganymede.core.errors import ContextWindowExceededError
 

@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import pytest
+
 from ganymede import cli
 
 HEAVY = ("torch", "transformers", "gradio", "spacy", "langchain_core", "llama_cpp", "pandas")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from ganymede.core.examples import ExampleSelector, select_examples
 
 VOCAB = ["flight", "hotel", "book", "computer", "broken", "doctor", "sick", "room"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ganymede.apps.assistant.tools.grounding import Context, context_of, invented_values, value_grounded
 
 SCHEMA = {

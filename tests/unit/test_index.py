@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ganymede.apps.assistant.index import (
     DocumentIndex,
     fts_query,
@@ -153,7 +154,7 @@ def test_an_index_mirrors_one_folder(docs: Path, index: DocumentIndex, tmp_path:
 def test_uploads_are_copied_and_indexed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import ganymede.apps.assistant.index as module
 
-    monkeypatch.setattr(module.settings, "home", lambda: tmp_path / "home")
+    monkeypatch.setattr(module.settings, "data_dir", lambda: tmp_path / "home")
     monkeypatch.setattr(module, "open_index", lambda name: DocumentIndex(module.index_path(name), embed=hashing_embed))
     upload = tmp_path / "upload.md"
     upload.write_text("# Notes\n\nThe launch is on Friday.")

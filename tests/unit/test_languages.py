@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ganymede.apps.translate import languages
 from ganymede.apps.translate.languages import UnknownLanguageError
 

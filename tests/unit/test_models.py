@@ -2,6 +2,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+
 from ganymede.core import catalog as models
 from ganymede.core.errors import ModelNotInstalledError
 

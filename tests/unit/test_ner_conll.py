@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from ganymede.apps.evaluation.ner import entity_scores
 from ganymede.apps.ner.conll import (
     char_spans_to_tags,

@@ -8,17 +8,18 @@ import json
 from pathlib import Path
 
 import pytest
+
 from ganymede.apps.ner.conll import read_conll
 from ganymede.apps.ner.engines import (
     NEWS_MODEL,
     SPACY_MODEL,
     SpacyEngine,
     annotate_text,
-    count_rows,
-    evaluate,
-    highlighted,
+    extract_entities,
     load_engine,
 )
+from ganymede.apps.ner.evaluate import evaluate
+from ganymede.apps.ner.io import count_rows, highlighted
 from ganymede.apps.ner.labels import CONLL, ONTONOTES, LabelChoice
 from ganymede.cli import main
 from ganymede.core.errors import GanymedeError
@@ -105,6 +106,17 @@ def test_ui_helpers_cover_text(spacy_engine: SpacyEngine) -> None:
     assert sum(n for _, n in count_rows(doc)) == len(doc.entities)
     with pytest.raises(GanymedeError, match="empty"):
         annotate_text("   ", spacy_engine, LabelChoice(None))
+
+
+def test_extract_entities_is_the_python_api(news_engine) -> None:
+    import ganymede
+
+    entities = ganymede.extract_entities(TEXTS[0])
+    assert {("Angela Merkel", "PER"), ("Paris", "LOC")} <= {(e.text, e.label) for e in entities}
+    assert {e.label for e in extract_entities(TEXTS[0], labels="PER")} == {"PER"}
+    assert {e.label for e in extract_entities(TEXTS[0], engine="spacy", labels="conll")} <= set(CONLL)
+    with pytest.raises(GanymedeError, match="takes no backend"):
+        extract_entities(TEXTS[0], engine="spacy", backend=object())
 
 
 def test_evaluate_on_a_small_conll_file(tmp_path: Path, news_engine) -> None:

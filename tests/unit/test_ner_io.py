@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from ganymede.apps.ner.conll import read_conll
 from ganymede.apps.ner.io import (
     Document,

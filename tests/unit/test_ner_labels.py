@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ganymede.apps.ner.labels import (
     CONLL,
     CONLL_TO_ONTONOTES,

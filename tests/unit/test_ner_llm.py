@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from ganymede.apps.ner.llm_engine import LLMEngine, LLMStats, RawEntity, locate, parse_reply, split_into_chunks
-
 from tests.fakes import ScriptedBackend
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from ganymede.apps.evaluation import pandas as pe
 from ganymede.core.errors import InputFileError
 

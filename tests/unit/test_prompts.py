@@ -1,4 +1,5 @@
 import pytest
+
 from ganymede.core.errors import PromptFileError
 from ganymede.core.prompts import available, load_prompt
 

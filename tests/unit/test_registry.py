@@ -1,8 +1,8 @@
 import pytest
+
 from ganymede.core.backends import registry
 from ganymede.core.backends.registry import load_backend, parse_model_ref, register_backend
 from ganymede.core.errors import UnknownBackendError, UnknownModelError
-
 from tests.fakes import ScriptedBackend
 
 

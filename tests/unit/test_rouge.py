@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ganymede.apps.evaluation.rouge import corpus_rouge, score_one, sentences_on_lines
 
 

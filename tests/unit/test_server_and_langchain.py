@@ -4,11 +4,11 @@ The same paths run against the real model over real HTTP in tests/integration/te
 import json
 
 from fastapi.testclient import TestClient
-from ganymede.core.langchain import GanymedeChatModel
-from ganymede.core.server import create_app
 from langchain_core.messages import HumanMessage
 from langchain_core.tools import tool
 
+from ganymede.core.langchain import GanymedeChatModel
+from ganymede.core.server import create_app
 from tests.fakes import ScriptedBackend, tool_call_reply
 
 

@@ -7,10 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+
+from ganymede.apps.summarize import cli as summarize_cli
 from ganymede.apps.summarize import summarizer as sm
 from ganymede.apps.summarize.dialogue_io import Dialogue, Turn
-from ganymede.core.errors import ContextWindowExceededError
-
+from ganymede.apps.summarize.evaluate import compare_shots, evaluate, read_eval_rows
+from ganymede.apps.summarize.outputs import output_format, read_records
+from ganymede.core.errors import ContextWindowExceededError, InputFileError
 from tests.fakes import ScriptedBackend
 
 
@@ -75,7 +78,7 @@ def test_load_examples(tmp_path: Path) -> None:
     path.write_text(json.dumps({"dialogue": "A: hi\nB: bye", "summary": "A greets B."}) + "\n")
     assert sm.load_examples(path) == [{"dialogue": "A: hi\nB: bye", "output": "A greets B."}]
     path.write_text(json.dumps({"dialogue": "A: hi"}) + "\n")
-    with pytest.raises(sm.InputFileError, match="no summary"):
+    with pytest.raises(InputFileError, match="no summary"):
         sm.load_examples(path)
 
 
@@ -196,7 +199,7 @@ def test_markdown_and_text_outputs_resume(tmp_path: Path, fmt: str) -> None:
     out = tmp_path / f"out.{fmt}"
     dialogues = [Dialogue("x.txt", [Turn("A", "hi")]), Dialogue("y.txt", [Turn("B", "yo")])]
     sm.run_batch(sm.Summarizer(ScriptedBackend("First line.")), dialogues, str(out), fmt)
-    records = sm.read_records(out, fmt)
+    records = read_records(out, fmt)
     assert [(r["source"], r["summary"]) for r in records] == [("x.txt", "First line."), ("y.txt", "First line.")]
     report = sm.run_batch(sm.Summarizer(ScriptedBackend("again")), dialogues, str(out), fmt)
     assert len(report.skipped) == 2 and not report.done
@@ -221,10 +224,10 @@ def test_batching_backend_gets_one_chat_batch() -> None:
 
 
 def test_output_format_from_extension() -> None:
-    assert sm.output_format("a.jsonl", None) == "jsonl"
-    assert sm.output_format("a.md", None) == "md"
-    assert sm.output_format(None, None) == "txt"
-    assert sm.output_format("a.txt", "jsonl") == "jsonl"
+    assert output_format("a.jsonl", None) == "jsonl"
+    assert output_format("a.md", None) == "md"
+    assert output_format(None, None) == "txt"
+    assert output_format("a.txt", "jsonl") == "jsonl"
 
 
 # -- evaluation -----------------------------------------------------------------------------------------------
@@ -235,12 +238,12 @@ def test_evaluate_scores_against_references(tmp_path: Path) -> None:
         {"fname": "2", "dialogue": "#Person1#: Yo.", "summary1": "zzz", "summary2": "a cat was on a mat"},
     ]
     data.write_text("\n".join(json.dumps(r) for r in rows))
-    loaded = sm.read_eval_rows(data, limit=2)
-    scores, results = sm.evaluate(sm.Summarizer(ScriptedBackend("the cat sat on the mat")), loaded)
+    loaded = read_eval_rows(data, limit=2)
+    scores, results = evaluate(sm.Summarizer(ScriptedBackend("the cat sat on the mat")), loaded)
     assert [r.summary for r in results] == ["the cat sat on the mat"] * 2  # type: ignore[union-attr]
     assert scores["n"] == 2 and scores["failed"] == 0
     assert scores["rouge1"] == pytest.approx((1.0 + 0.5) / 2)
-    assert sm.read_eval_rows(data, limit=1)[0].references == ["the cat sat on the mat"]
+    assert read_eval_rows(data, limit=1)[0].references == ["the cat sat on the mat"]
 
 
 def test_compare_shots_scores_each_prompt() -> None:
@@ -248,7 +251,7 @@ def test_compare_shots_scores_each_prompt() -> None:
         few_shot = any(m["role"] == "assistant" for m in messages)
         return "#Person1# returns the shoes." if few_shot else "Someone talks about shoes."
 
-    results = sm.compare_shots(ScriptedBackend(reply), "#Person1#: shoes", 2, reference="#Person1# returns the shoes.")
+    results = compare_shots(ScriptedBackend(reply), "#Person1#: shoes", 2, reference="#Person1# returns the shoes.")
     assert list(results) == ["zero-shot", "2-shot"]
     assert results["2-shot"]["rouge"]["rouge1"] == pytest.approx(1.0)
     assert results["zero-shot"]["rouge"]["rouge1"] < 1.0
@@ -260,7 +263,7 @@ def run_cli(argv: list[str], backend: ScriptedBackend, monkeypatch: pytest.Monke
 
     monkeypatch.setattr("ganymede.core.cliargs.load_backend_from_args", lambda args: backend)
     parser = argparse.ArgumentParser()
-    sm.add_cli(parser.add_subparsers())
+    summarize_cli.add_cli(parser.add_subparsers())
     args = parser.parse_args(["summarize", *argv])
     return args.func(args)
 
@@ -271,7 +274,7 @@ def test_cli_exit_code_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     backend = ScriptedBackend("Summary: Person1 greets.")
     assert run_cli([str(folder), "-o", str(out), "--shots", "0"], backend, monkeypatch) == 1  # broken.jsonl
     assert "broken.jsonl" in capsys.readouterr().err
-    assert [r["summary"] for r in sm.read_records(out, "md")] == ["#Person1# greets."] * 2
+    assert [r["summary"] for r in read_records(out, "md")] == ["#Person1# greets."] * 2
     (folder / "broken.jsonl").unlink()
     backend2 = ScriptedBackend("x")
     assert run_cli([str(folder), "-o", str(out)], backend2, monkeypatch) == 0
@@ -286,7 +289,7 @@ def test_cli_only_bad_files_loads_no_model(tmp_path: Path, monkeypatch: pytest.M
 
     monkeypatch.setattr("ganymede.core.cliargs.load_backend_from_args", no_model)
     parser = __import__("argparse").ArgumentParser()
-    sm.add_cli(parser.add_subparsers())
+    summarize_cli.add_cli(parser.add_subparsers())
     args = parser.parse_args(["summarize", str(tmp_path)])
     assert args.func(args) == 1
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from ganymede.apps.summarize.dialogue_io import expand_paths, parse_turn_lines, read_file, sniff_format
 from ganymede.core.errors import InputFileError
 

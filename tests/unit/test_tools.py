@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
+
 from ganymede.apps.assistant.tools import (
     ToolError,
     ToolRegistry,

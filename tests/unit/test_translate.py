@@ -6,12 +6,25 @@ import json
 from pathlib import Path
 
 import pytest
+
 from ganymede.apps.evaluation.mt import bleu_tokenizer, corpus_scores
-from ganymede.apps.translate import translator as translate
+from ganymede.apps.translate import cli as translate_cli
+from ganymede.apps.translate.cli import _looks_like_path
+from ganymede.apps.translate.evaluate import evaluate, read_eval_rows, run_benchmark
+from ganymede.apps.translate.files import translate_file
+from ganymede.apps.translate.glossary import load_glossary, parse_glossary
 from ganymede.apps.translate.languages import UnknownLanguageError, resolve
+from ganymede.apps.translate.translator import (
+    BASELINE_PROMPT,
+    PROMPT,
+    Translator,
+    build_messages,
+    clean_reply,
+    split_sentences,
+    translate_text,
+)
 from ganymede.core.errors import GanymedeError, InputFileError
 from ganymede.core.prompts import load_prompt
-
 from tests.fakes import ScriptedBackend
 
 EN, DE, FR = resolve("en"), resolve("de"), resolve("fr")
@@ -25,8 +38,8 @@ def tagged(messages: list[dict[str, str]]) -> str:
 
 # -- prompt ----------------------------------------------------------------------------------------------
 def test_prompt_names_both_languages_and_uses_target_language_examples() -> None:
-    spec = load_prompt(translate.PROMPT)
-    messages = translate.build_messages(spec, "Good morning.", EN, FR)
+    spec = load_prompt(PROMPT)
+    messages = build_messages(spec, "Good morning.", EN, FR)
     assert messages[0]["role"] == "system"
     assert "from English to French" in messages[-1]["content"]
     assert messages[-1]["content"].endswith("Good morning.")
@@ -36,14 +49,14 @@ def test_prompt_names_both_languages_and_uses_target_language_examples() -> None
 
 
 def test_pairs_without_examples_are_zero_shot() -> None:
-    spec = load_prompt(translate.PROMPT)
-    messages = translate.build_messages(spec, "Hallo", DE, resolve("Japanese"))
+    spec = load_prompt(PROMPT)
+    messages = build_messages(spec, "Hallo", DE, resolve("Japanese"))
     assert [m["role"] for m in messages] == ["system", "user"]
 
 
 def test_baseline_prompt_is_one_plain_line() -> None:
-    spec = load_prompt(translate.BASELINE_PROMPT)
-    messages = translate.build_messages(spec, "Hello.", EN, DE)
+    spec = load_prompt(BASELINE_PROMPT)
+    messages = build_messages(spec, "Hello.", EN, DE)
     assert messages == [{"role": "user", "content": "Translate the following text from English to German:\nHello."}]
 
 
@@ -61,16 +74,16 @@ def test_baseline_prompt_is_one_plain_line() -> None:
     ],
 )
 def test_clean_reply_keeps_only_the_translation(reply: str, expected: str) -> None:
-    assert translate.clean_reply(reply, "Good morning.") == expected
+    assert clean_reply(reply, "Good morning.") == expected
 
 
 def test_clean_reply_keeps_quotes_the_source_had() -> None:
-    assert translate.clean_reply('"Ja", sagte er.', '"Yes," he said.') == '"Ja", sagte er.'
+    assert clean_reply('"Ja", sagte er.', '"Yes," he said.') == '"Ja", sagte er.'
 
 
 # -- glossary ------------------------------------------------------------------------------------------
 def test_glossary_parsing_and_notes() -> None:
-    glossary = translate.parse_glossary("# product names\nGanymede\nlaptop = Notebook\nreport => Bericht\n\n")
+    glossary = parse_glossary("# product names\nGanymede\nlaptop = Notebook\nreport => Bericht\n\n")
     assert [(e.term, e.translation, e.keep) for e in glossary.entries] == [
         ("Ganymede", "Ganymede", True),
         ("laptop", "Notebook", False),
@@ -81,9 +94,9 @@ def test_glossary_parsing_and_notes() -> None:
 
 
 def test_glossary_goes_into_the_prompt_and_is_checked_in_the_output() -> None:
-    glossary = translate.parse_glossary("Ganymede\nlaptop = Notebook")
-    spec = load_prompt(translate.PROMPT)
-    messages = translate.build_messages(spec, "Ganymede runs on a laptop.", EN, DE, glossary)
+    glossary = parse_glossary("Ganymede\nlaptop = Notebook")
+    spec = load_prompt(PROMPT)
+    messages = build_messages(spec, "Ganymede runs on a laptop.", EN, DE, glossary)
     assert 'keep "Ganymede"' in messages[-1]["content"]
     assert [e.term for e in glossary.missing("Ganymede runs on a laptop.", "Ganymed läuft auf einem Notebook.")] == [
         "Ganymede"
@@ -93,8 +106,8 @@ def test_glossary_goes_into_the_prompt_and_is_checked_in_the_output() -> None:
 
 def test_translate_text_reports_missed_glossary_terms() -> None:
     backend = ScriptedBackend("Ganymed läuft auf einem Notebook.")
-    glossary = translate.parse_glossary("Ganymede")
-    result = translate.translate_text(backend, "Ganymede runs on a laptop.", "de", "en", glossary)
+    glossary = parse_glossary("Ganymede")
+    result = translate_text(backend, "Ganymede runs on a laptop.", "de", "en", glossary)
     assert [e.term for e in result.glossary_missing] == ["Ganymede"]
 
 
@@ -102,7 +115,7 @@ def test_bad_glossary_line_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "g.txt"
     path.write_text("ok\nterm =\n", encoding="utf-8")
     with pytest.raises(InputFileError, match="line 2"):
-        translate.load_glossary(path)
+        load_glossary(path)
 
 
 # -- text ----------------------------------------------------------------------------------------------
@@ -110,7 +123,7 @@ def test_translate_text_keeps_paragraph_breaks_and_reports_the_detected_language
     backend = ScriptedBackend(tagged)
     text = "The first paragraph is about the weather today.\n\n\nThe second one is short."
     steps: list[tuple[int, int]] = []
-    result = translate.translate_text(backend, text, "German", progress=lambda d, t: steps.append((d, t)))
+    result = translate_text(backend, text, "German", progress=lambda d, t: steps.append((d, t)))
     assert result.text == "THE FIRST PARAGRAPH IS ABOUT THE WEATHER TODAY.\n\n\nTHE SECOND ONE IS SHORT."
     assert result.detection is not None and result.source.code == "en"
     assert steps == [(1, 2), (2, 2)]
@@ -119,14 +132,14 @@ def test_translate_text_keeps_paragraph_breaks_and_reports_the_detected_language
 
 def test_unknown_target_language_is_a_clear_error() -> None:
     with pytest.raises(UnknownLanguageError, match="Klingonish"):
-        translate.translate_text(ScriptedBackend("x"), "Hello", "Klingonish", "en")
+        translate_text(ScriptedBackend("x"), "Hello", "Klingonish", "en")
 
 
 def test_long_paragraph_is_split_on_sentence_boundaries() -> None:
     backend = ScriptedBackend(tagged, context_window=400)
     sentence = "This sentence has exactly eight words in it."
     text = " ".join([sentence] * 30)
-    translator = translate.Translator(backend, EN, DE)
+    translator = Translator(backend, EN, DE)
     out = translator.translate(text)
     assert len(backend.calls) > 1
     assert out == text.upper()
@@ -135,7 +148,7 @@ def test_long_paragraph_is_split_on_sentence_boundaries() -> None:
 
 
 def test_split_sentences() -> None:
-    assert translate.split_sentences('He left. "Why?" she asked! Then: nothing… End') == [
+    assert split_sentences('He left. "Why?" she asked! Then: nothing… End') == [
         "He left.",
         '"Why?" she asked!',
         "Then: nothing…",
@@ -145,7 +158,7 @@ def test_split_sentences() -> None:
 
 def test_symbol_only_segments_are_not_sent_to_the_model() -> None:
     backend = ScriptedBackend("x")
-    assert translate.Translator(backend, EN, DE).translate("  12:30 -- 42  ") == "  12:30 -- 42  "
+    assert Translator(backend, EN, DE).translate("  12:30 -- 42  ") == "  12:30 -- 42  "
     assert backend.calls == []
 
 
@@ -164,7 +177,7 @@ Fine, thanks.
 def test_srt_keeps_numbers_timings_and_tags(tmp_path: Path) -> None:
     path = tmp_path / "talk.srt"
     path.write_text(SRT, encoding="utf-8")
-    result = translate.translate_file(ScriptedBackend(tagged), path, "de", "en")
+    result = translate_file(ScriptedBackend(tagged), path, "de", "en")
     out = result.output.read_text(encoding="utf-8")
     assert result.output == tmp_path / "talk.de.srt"
     assert out == SRT.replace("Hello there.", "HELLO THERE.").replace("How are you?", "HOW ARE YOU?").replace(
@@ -179,7 +192,7 @@ VTT = "WEBVTT\n\nNOTE not for translation\n\nintro\n00:01.000 --> 00:02.000 alig
 def test_vtt_keeps_header_notes_cue_ids_and_voice_tags(tmp_path: Path) -> None:
     path = tmp_path / "a.vtt"
     path.write_text(VTT, encoding="utf-8")
-    result = translate.translate_file(ScriptedBackend(tagged), path, "fr", "en", output=tmp_path / "out.vtt")
+    result = translate_file(ScriptedBackend(tagged), path, "fr", "en", output=tmp_path / "out.vtt")
     assert result.output.read_text(encoding="utf-8") == VTT.replace("Good evening.", "GOOD EVENING.")
 
 
@@ -204,7 +217,7 @@ def test_markdown_translates_prose_only(tmp_path: Path) -> None:
     path = tmp_path / "README.md"
     path.write_text(MARKDOWN, encoding="utf-8")
     backend = ScriptedBackend(tagged)
-    result = translate.translate_file(backend, path, "de", "en")
+    result = translate_file(backend, path, "de", "en")
     out = result.output.read_text(encoding="utf-8")
     assert '```python\nprint("do not translate me")\n```' in out
     assert "INSTALL IT WITH `pip install ganymede`, THEN READ [THE GUIDE](https://example.com/guide)." in out
@@ -217,7 +230,7 @@ def test_markdown_translates_prose_only(tmp_path: Path) -> None:
 def test_markdown_markup_the_model_breaks_is_reported_and_kept(tmp_path: Path) -> None:
     path = tmp_path / "a.md"
     path.write_text("Run `make` now.\n", encoding="utf-8")
-    result = translate.translate_file(ScriptedBackend("Jetzt ausführen."), path, "de", "en")
+    result = translate_file(ScriptedBackend("Jetzt ausführen."), path, "de", "en")
     assert result.output.read_text(encoding="utf-8") == "Run `make` now.\n"
     assert "markup" in result.issues[0]
 
@@ -225,7 +238,7 @@ def test_markdown_markup_the_model_breaks_is_reported_and_kept(tmp_path: Path) -
 def test_jsonl_translates_one_field_and_reports_bad_lines(tmp_path: Path) -> None:
     path = tmp_path / "rows.jsonl"
     path.write_text('{"id": 1, "text": "Hello \\"you\\""}\nnot json\n{"id": 2}\n', encoding="utf-8")
-    result = translate.translate_file(ScriptedBackend(tagged), path, "de", "en")
+    result = translate_file(ScriptedBackend(tagged), path, "de", "en")
     lines = result.output.read_text(encoding="utf-8").splitlines()
     assert json.loads(lines[0]) == {"id": 1, "text": 'HELLO "YOU"'}
     assert lines[1:] == ["not json", '{"id": 2}']
@@ -235,7 +248,7 @@ def test_jsonl_translates_one_field_and_reports_bad_lines(tmp_path: Path) -> Non
 def test_csv_translates_one_column(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text('id,text,note\n1,"Hello, world",keep me\n2,Good night,keep\n', encoding="utf-8")
-    result = translate.translate_file(ScriptedBackend(tagged), path, "de", "en")
+    result = translate_file(ScriptedBackend(tagged), path, "de", "en")
     out = result.output.read_text(encoding="utf-8").splitlines()
     assert out == ["id,text,note", '1,"HELLO, WORLD",keep me', "2,GOOD NIGHT,keep"]
 
@@ -244,7 +257,7 @@ def test_csv_without_a_clear_column_asks_for_one(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text("a,b\nx,y\n", encoding="utf-8")
     with pytest.raises(InputFileError, match="columns: a, b"):
-        translate.translate_file(ScriptedBackend("x"), path, "de", "en")
+        translate_file(ScriptedBackend("x"), path, "de", "en")
 
 
 def test_interrupted_file_resumes_without_retranslating(tmp_path: Path) -> None:
@@ -257,10 +270,10 @@ def test_interrupted_file_resumes_without_retranslating(tmp_path: Path) -> None:
         return tagged(messages)
 
     with pytest.raises(RuntimeError):
-        translate.translate_file(ScriptedBackend(fail_on_third), path, "de", "en")
+        translate_file(ScriptedBackend(fail_on_third), path, "de", "en")
     assert not (tmp_path / "doc.de.txt").exists()  # nothing half-written
     again = ScriptedBackend(tagged)
-    result = translate.translate_file(again, path, "de", "en")
+    result = translate_file(again, path, "de", "en")
     assert result.reused == 2 and len(again.calls) == 1
     assert result.output.read_text(encoding="utf-8") == path.read_text(encoding="utf-8").upper()
     assert not list(tmp_path.glob("*.partial.jsonl"))
@@ -270,14 +283,14 @@ def test_unknown_extension_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "x.docx"
     path.write_text("hi", encoding="utf-8")
     with pytest.raises(InputFileError, match=r"x\.docx"):
-        translate.translate_file(ScriptedBackend("x"), path, "de", "en")
+        translate_file(ScriptedBackend("x"), path, "de", "en")
 
 
 def test_output_never_overwrites_the_input(tmp_path: Path) -> None:
     path = tmp_path / "x.txt"
     path.write_text("Hello.", encoding="utf-8")
     with pytest.raises(InputFileError, match="overwrite"):
-        translate.translate_file(ScriptedBackend("x"), path, "de", "en", output=path)
+        translate_file(ScriptedBackend("x"), path, "de", "en", output=path)
 
 
 # -- evaluation ---------------------------------------------------------------------------------------
@@ -296,7 +309,7 @@ def test_evaluate_reads_rows_and_scores(tmp_path: Path) -> None:
         for i, s in enumerate(["Hello there.", "Good night."])
     ]
     data.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
-    scores, hypotheses = translate.evaluate(ScriptedBackend(tagged), translate.read_eval_rows(data, limit=2))
+    scores, hypotheses = evaluate(ScriptedBackend(tagged), read_eval_rows(data, limit=2))
     assert hypotheses == ["HELLO THERE.", "GOOD NIGHT."]
     assert scores["chrf"] == 100.0 and scores["n"] == 2 and scores["pair"] == "en-de"
 
@@ -312,7 +325,7 @@ def test_eval_cli_scores_the_baseline_prompt_in_the_same_run(tmp_path: Path, mon
         return "GOOD NIGHT." if messages[0]["role"] == "system" else "Gute Nacht."
 
     backend = ScriptedBackend(by_prompt)
-    monkeypatch.setattr(translate, "load_backend_from_args", lambda _args: backend)
+    monkeypatch.setattr(translate_cli, "load_backend_from_args", lambda _args: backend)
     save = tmp_path / "out.jsonl"
     args = build_parser().parse_args(
         ["eval", "translate", "--data", str(data), "--baseline", "--save", str(save), "--json"]
@@ -325,19 +338,33 @@ def test_eval_cli_scores_the_baseline_prompt_in_the_same_run(tmp_path: Path, mon
     assert saved["hypothesis"] == "GOOD NIGHT." and saved["baseline"] == "Gute Nacht."
 
 
+def test_benchmark_compares_with_the_plain_prompt_only_when_asked() -> None:
+    rows = [{"source_lang": "en", "target_lang": "de", "source": "Good night.", "reference": "GOOD NIGHT."}] * 2
+    steps: list[tuple[int, int]] = []
+    both = run_benchmark(
+        ScriptedBackend("GOOD NIGHT."), rows, baseline=True, progress=lambda d, t: steps.append((d, t))
+    )
+    assert steps == [(1, 4), (2, 4), (3, 4), (4, 4)]  # one count over both prompts
+    assert both.scores["baseline"]["prompt"] == BASELINE_PROMPT and len(both.baseline_hypotheses) == 2
+    alone = run_benchmark(ScriptedBackend("GOOD NIGHT."), rows)
+    assert "baseline" not in alone.scores and alone.baseline_hypotheses is None and "seconds" in alone.scores
+    plain = run_benchmark(ScriptedBackend("GOOD NIGHT."), rows, BASELINE_PROMPT, baseline=True)
+    assert plain.scores["prompt"] == BASELINE_PROMPT and "baseline" not in plain.scores
+
+
 def test_eval_rows_errors_name_the_line(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
     data.write_text('{"source": "a", "reference": "b", "source_lang": "en", "target_lang": "de"}\n{"source": 1}\n')
     with pytest.raises(InputFileError, match="line 2"):
-        translate.read_eval_rows(data)
+        read_eval_rows(data)
     with pytest.raises(GanymedeError):
-        translate.read_eval_rows(tmp_path / "missing.jsonl")
+        read_eval_rows(tmp_path / "missing.jsonl")
 
 
 # -- CLI ----------------------------------------------------------------------------------------------
 def test_words_with_file_extensions_are_files_other_text_is_text() -> None:
-    assert translate._looks_like_path("notes.md") and translate._looks_like_path("subs/ep1.srt")
-    assert not translate._looks_like_path("U.S.A") and not translate._looks_like_path("Hello world.txt is nice")
+    assert _looks_like_path("notes.md") and _looks_like_path("subs/ep1.srt")
+    assert not _looks_like_path("U.S.A") and not _looks_like_path("Hello world.txt is nice")
 
 
 def test_cli_reports_bad_files_without_loading_a_model(tmp_path: Path, monkeypatch, capsys) -> None:
@@ -346,7 +373,7 @@ def test_cli_reports_bad_files_without_loading_a_model(tmp_path: Path, monkeypat
     def no_model(_args):
         raise AssertionError("a model was loaded for a batch with no readable file")
 
-    monkeypatch.setattr(translate, "load_backend_from_args", no_model)
+    monkeypatch.setattr(translate_cli, "load_backend_from_args", no_model)
     bad = tmp_path / "x.docx"
     bad.write_text("hi", encoding="utf-8")
     args = build_parser().parse_args(["translate", "--to", "de", str(bad), str(tmp_path / "missing.txt")])
@@ -358,7 +385,7 @@ def test_cli_reports_bad_files_without_loading_a_model(tmp_path: Path, monkeypat
 def test_clean_reply_keeps_a_note_line_the_source_had() -> None:
     source = "Opening hours are 9 to 5.\nNote: closed on Sundays."
     reply = "Öffnungszeiten sind 9 bis 17 Uhr.\nNote: sonntags geschlossen."
-    assert translate.clean_reply(reply, source) == reply
+    assert clean_reply(reply, source) == reply
 
 
 # -- several candidates (MBR) ------------------------------------------------------------------------
@@ -373,7 +400,7 @@ def test_consensus_picks_the_candidate_closest_to_the_others() -> None:
 def test_candidates_are_greedy_plain_prompt_then_samples_and_the_consensus_wins() -> None:
     replies = ["Völlig andere Worte hier", "Der Hund schläft im Garten.", "Der Hund schläft im Garten!", "Hund."]
     backend = ScriptedBackend(replies)
-    out = translate.Translator(backend, EN, DE, candidates=4).translate("The dog sleeps in the garden.")
+    out = Translator(backend, EN, DE, candidates=4).translate("The dog sleeps in the garden.")
     assert out == "Der Hund schläft im Garten."
     messages = [m for m, _, _ in backend.calls]
     configs = [config for _, config, _ in backend.calls]
@@ -387,12 +414,12 @@ def test_candidates_are_greedy_plain_prompt_then_samples_and_the_consensus_wins(
     assert configs[0].greedy and configs[1].greedy
     assert not configs[2].greedy and not configs[3].greedy and configs[2].seed != configs[3].seed
     with pytest.raises(GanymedeError):
-        translate.Translator(backend, EN, DE, candidates=0)
+        Translator(backend, EN, DE, candidates=0)
 
 
 def test_candidates_that_break_the_glossary_do_not_vote() -> None:
-    glossary = translate.parse_glossary("garden = Gartenanlage")
+    glossary = parse_glossary("garden = Gartenanlage")
     replies = ["Der Hund schläft im Garten.", "Der Hund schläft im Garten!", "Der Hund ruht in der Gartenanlage."]
     backend = ScriptedBackend(replies)
-    out = translate.Translator(backend, EN, DE, glossary, candidates=3).translate("The dog sleeps in the garden.")
+    out = Translator(backend, EN, DE, glossary, candidates=3).translate("The dog sleeps in the garden.")
     assert out == "Der Hund ruht in der Gartenanlage."

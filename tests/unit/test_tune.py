@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+
 from ganymede import cli
 from ganymede.core.errors import GanymedeError, InputFileError
 from ganymede.tune import trainer as tune
-
 from tests.fakes import ScriptedBackend
 
 DIALOGUE = "#Person1#: Is the shop open?\n#Person2#: No, it closes at six."
@@ -269,8 +269,9 @@ def _peft_folder(tmp_path: Path, rank: int = 2, arch: str = "qwen2") -> Path:
 
 
 def test_peft_adapter_converts_to_a_gguf_lora_llamacpp_accepts(tmp_path):
-    from ganymede.core import lora
     from gguf import GGUFReader
+
+    from ganymede.core import lora
 
     path = lora.gguf_adapter(_peft_folder(tmp_path))
     assert path.name == "adapter_model.gguf"
@@ -337,14 +338,13 @@ def test_every_app_command_takes_adapter_but_serve_and_ui_do_not():
         assert "--adapter" not in sub.choices[command].format_help()
 
 
-def test_summarize_with_an_adapter_uses_its_training_prompt(tmp_path, monkeypatch):
-    from ganymede.apps.summarize import summarizer as summarize
+def test_summarize_with_an_adapter_uses_its_training_prompt(tmp_path):
+    from ganymede.apps.summarize import build_summarizer
 
-    monkeypatch.setattr("ganymede.core.cliargs.load_backend_from_args", lambda args: ScriptedBackend("A summary."))
-    base = {"examples": None, "strategy": "auto", "max_words": 20, "shots": None, "model": None, "backend": None}
-    with_adapter, _ = summarize._summarizer_from_args(argparse.Namespace(**base, adapter=str(_peft_folder(tmp_path))))
+    backend = ScriptedBackend("A summary.")
+    with_adapter, _ = build_summarizer(backend, adapter=str(_peft_folder(tmp_path)))
     assert with_adapter.shots == 0
-    without, _ = summarize._summarizer_from_args(argparse.Namespace(**base, adapter=None))
+    without, _ = build_summarizer(backend, adapter=None)
     assert without.shots == 3
-    explicit, _ = summarize._summarizer_from_args(argparse.Namespace(**{**base, "shots": 1}, adapter="ignored"))
+    explicit, _ = build_summarizer(backend, shots=1, adapter="ignored")
     assert explicit.shots == 1

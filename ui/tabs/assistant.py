@@ -8,12 +8,11 @@ import re
 from typing import Any
 
 import gradio as gr
+
 from ganymede.apps.assistant import assistant, index
-from ganymede.apps.assistant.tools import Step
+from ganymede.apps.assistant.tools import DEFAULT_TOOLS, SELECTABLE_TOOLS, Step, build_registry
 from ganymede.core.prompts import load_prompt
 from ganymede.ui import shared as sh
-
-TOOL_CHOICES = ["calculator", "current_datetime", "query_table"]
 
 
 def _steps_markdown(steps: list[Step]) -> str:
@@ -63,7 +62,7 @@ def build(shared: sh.Shared) -> None:
             )
             upload_btn = gr.Button("Index uploaded files", size="sm")
             index_note = gr.Markdown()
-            tools = gr.CheckboxGroup(TOOL_CHOICES, value=["calculator", "current_datetime"], label="Tools")
+            tools = gr.CheckboxGroup(list(SELECTABLE_TOOLS), value=list(DEFAULT_TOOLS), label="Tools")
             k = gr.Slider(1, 10, value=4, step=1, label="Passages to retrieve (k)")
             max_steps = gr.Slider(1, 8, value=assistant.DEFAULT_STEPS, step=1, label="Tool step limit")
         with gr.Column(scale=3):
@@ -90,11 +89,10 @@ def build(shared: sh.Shared) -> None:
             raise gr.Error("Type a question first.")
         doc_index = index.open_index(name, must_exist=True) if name else None
         backend = sh.backend(*settings)
-        available = set(assistant.build_registry("all", backend=backend).names())
-        wanted = [t for t in chosen if t in available]
-        if len(wanted) < len(chosen):
-            gr.Warning(f"Not available here: {', '.join(sorted(set(chosen) - available))}")
-        registry = assistant.build_registry(",".join(wanted) or "none", index=doc_index, backend=backend)
+        registry = build_registry(chosen, index=doc_index, backend=backend, skip_unavailable=True)
+        left_out = sorted(set(chosen) - set(registry.names()))
+        if left_out:
+            gr.Warning(f"Not available here: {', '.join(left_out)}")
         config = sh.config(spec.config(), *settings)
         job = sh.Worker(
             lambda emit, _stopped: assistant.ask(

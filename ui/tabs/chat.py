@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from ganymede.apps.chat import conversation as chat
+
+from ganymede.apps.chat.conversation import PROMPT, split_last_user, stream_turn
+from ganymede.apps.chat.export import export_file
+from ganymede.apps.chat.store import ConversationStore
 from ganymede.core.prompts import load_prompt
 from ganymede.ui import shared as sh
 
 
 def build(shared: sh.Shared) -> None:
-    spec = load_prompt(chat.PROMPT)
-    store = chat.ConversationStore()
+    spec = load_prompt(PROMPT)
+    store = ConversationStore()
 
     def conversation_choices() -> list[tuple[str, str]]:
         return [(c.title, c.id) for c in store.list()]
@@ -32,7 +33,7 @@ def build(shared: sh.Shared) -> None:
             with gr.Row():
                 export_json = gr.Button("Export JSON", size="sm")
                 export_md = gr.Button("Export Markdown", size="sm")
-            export_file = gr.File(label="Export", interactive=False)
+            export_download = gr.File(label="Export", interactive=False)
         with gr.Column(scale=4):
             system = gr.Textbox(value=spec.system, label="System prompt", lines=2)
             chatbot = gr.Chatbot(label="Chat", height=480, editable="user", sanitize_html=True, elem_id="chatbot")
@@ -65,7 +66,7 @@ def build(shared: sh.Shared) -> None:
         stop_requested.discard(session)
         backend = sh.backend(*settings)
         config = sh.config(spec.config(), *settings)
-        turn = chat.stream_turn(backend, store, cid, history, text, system_prompt, config)
+        turn = stream_turn(backend, store, cid, history, text, system_prompt, config)
         for messages, trim_note, new_id in sh.on_own_thread(turn):
             yield messages, f"*{trim_note}*" if trim_note else "", new_id, ""
             if session in stop_requested:
@@ -76,7 +77,7 @@ def build(shared: sh.Shared) -> None:
     def regenerate(
         history: list[dict[str, Any]], cid: str | None, system_prompt: str, request: gr.Request, *settings: Any
     ):
-        before, text = chat.split_last_user(history)
+        before, text = split_last_user(history)
         yield from respond(text, before, cid, system_prompt, request, *settings)
 
     @sh.user_errors
@@ -92,7 +93,7 @@ def build(shared: sh.Shared) -> None:
         yield from respond(str(evt.value), before, cid, system_prompt, request, *settings)
 
     def undo(history: list[dict[str, Any]], cid: str | None) -> tuple[list[dict[str, Any]], str]:
-        before, text = chat.split_last_user(history)
+        before, text = split_last_user(history)
         if cid:
             conv = store.get(cid)
             conv.messages = before
@@ -127,15 +128,8 @@ def build(shared: sh.Shared) -> None:
     def export(cid: str | None, fmt: str) -> str:
         if not cid:
             raise gr.Error("Open or start a conversation first.")
-        conv = store.get(cid)
-        folder = Path(tempfile.mkdtemp(prefix="ganymede-export-"))
-        if fmt == "json":
-            path = folder / f"conversation-{cid}.json"
-            path.write_text(json.dumps(conv.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
-        else:
-            path = folder / f"conversation-{cid}.md"
-            path.write_text(conv.to_markdown(), encoding="utf-8")
-        return str(path)
+        # A fresh folder per download: Gradio serves the file from there.
+        return str(export_file(store.get(cid), fmt, tempfile.mkdtemp(prefix="ganymede-export-")))
 
     turn_inputs = [chatbot, conv_id, system, *shared.inputs]
     turn_outputs = [chatbot, note, conv_id, message]
@@ -151,5 +145,5 @@ def build(shared: sh.Shared) -> None:
     new_btn.click(new_chat, None, [chatbot, system, conv_id, title, conversations])
     rename_btn.click(rename, [conv_id, title], conversations)
     delete_btn.click(delete, conv_id, [conversations, chatbot, conv_id])
-    export_json.click(lambda cid: export(cid, "json"), conv_id, export_file)
-    export_md.click(lambda cid: export(cid, "markdown"), conv_id, export_file)
+    export_json.click(lambda cid: export(cid, "json"), conv_id, export_download)
+    export_md.click(lambda cid: export(cid, "markdown"), conv_id, export_download)

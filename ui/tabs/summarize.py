@@ -8,7 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from ganymede.apps.summarize import summarizer as sm
+
+from ganymede.apps.summarize.dialogue_io import FORMATS
+from ganymede.apps.summarize.evaluate import compare_shots
+from ganymede.apps.summarize.outputs import OUTPUT_FORMATS
+from ganymede.apps.summarize.summarizer import (
+    DEFAULT_MAX_WORDS,
+    PROMPT,
+    STRATEGIES,
+    build_summarizer,
+    collect,
+    load_examples,
+    run_batch,
+    summarize_text,
+)
 from ganymede.core.prompts import load_prompt
 from ganymede.ui import shared as sh
 
@@ -19,7 +32,7 @@ SAMPLE = """#Person1#: Hi, I'd like to return these shoes. They're too small.
 
 
 def build(shared: sh.Shared) -> None:
-    spec = load_prompt(sm.PROMPT)
+    spec = load_prompt(PROMPT)
     with gr.Row():
         with gr.Column(scale=3):
             dialogue = gr.Textbox(label="Dialogue (Speaker: text lines)", lines=12, value=SAMPLE)
@@ -27,14 +40,14 @@ def build(shared: sh.Shared) -> None:
             uploads = gr.File(
                 label="Or upload dialogues (.txt, .json, .jsonl, .csv, .srt, .vtt)",
                 file_count="multiple",
-                file_types=[f".{fmt}" for fmt in sm.FORMATS],
+                file_types=[f".{fmt}" for fmt in FORMATS],
             )
         with gr.Column(scale=2):
             shots = gr.Slider(0, 8, value=len(spec.examples), step=1, label="Shots (0 = zero-shot)")
             pool = gr.File(label="Examples pool (JSONL: dialogue, summary), optional", file_types=[".jsonl", ".json"])
-            strategy = gr.Dropdown(list(sm.STRATEGIES), value="auto", label="Long dialogues")
-            max_words = gr.Slider(5, 120, value=sm.DEFAULT_MAX_WORDS, step=1, label="Target length (words)")
-            out_fmt = gr.Radio(list(sm.OUTPUT_FORMATS), value="jsonl", label="Download format (files)")
+            strategy = gr.Dropdown(list(STRATEGIES), value="auto", label="Long dialogues")
+            max_words = gr.Slider(5, 120, value=DEFAULT_MAX_WORDS, step=1, label="Target length (words)")
+            out_fmt = gr.Radio(list(OUTPUT_FORMATS), value="jsonl", label="Download format (files)")
     with gr.Row():
         run_btn = gr.Button("Summarize", variant="primary")
         compare_btn = gr.Button("Compare zero-shot vs few-shot")
@@ -49,13 +62,13 @@ def build(shared: sh.Shared) -> None:
     download = gr.File(label="Download", interactive=False)
 
     def pool_examples(pool_file: Any) -> list[dict[str, str]] | None:
-        return sm.load_examples(pool_file) if pool_file else None
+        return load_examples(pool_file) if pool_file else None
 
     @sh.user_errors
     def run(text: str, k: int, pool_file: Any, strat: str, words: int, *settings: Any) -> tuple[str, str]:
         backend = sh.backend(*settings)
         config = sh.config(spec.config(), *settings)
-        result = sm.summarize_text(backend, text, int(k), pool_examples(pool_file), config, strat, int(words))
+        result = summarize_text(backend, text, int(k), pool_examples(pool_file), config, strat, int(words))
         note = (
             f"{result.strategy}, {result.chunks} chunk(s), {result.prompt_tokens} prompt tokens, {result.seconds:.1f} s"
         )
@@ -66,7 +79,7 @@ def build(shared: sh.Shared) -> None:
         backend = sh.backend(*settings)
         config = sh.config(spec.config(), *settings)
         k = max(int(k), 1)
-        results = sm.compare_shots(backend, text, k, pool_examples(pool_file), config, int(words), ref)
+        results = compare_shots(backend, text, k, pool_examples(pool_file), config, int(words), ref)
         zero, few = results["zero-shot"], results[f"{k}-shot"]
         if "rouge" not in zero:
             return zero["summary"], few["summary"], "*Give a reference summary to see ROUGE.*"
@@ -89,18 +102,14 @@ def build(shared: sh.Shared) -> None:
     ) -> tuple[list[list[str]], str | None, str]:
         if not files:
             raise gr.Error("Upload one or more dialogue files first.")
-        dialogues, problems = sm.collect([str(f) for f in files])
+        dialogues, problems = collect([str(f) for f in files])
         if not dialogues:
             raise gr.Error("No readable dialogues: " + "; ".join(reason for _, reason in problems))
         backend = sh.backend(*settings)
         config = sh.config(spec.config(), *settings)
-        selector = None
-        examples = pool_examples(pool_file)
-        if examples:
-            from ganymede.core.examples import ExampleSelector
-
-            selector = ExampleSelector(examples, "dialogue")
-        summarizer = sm.Summarizer(backend, config, int(k), selector, strat, int(words))
+        summarizer, _ = build_summarizer(
+            backend, config=config, shots=int(k), examples_path=pool_file or None, strategy=strat, max_words=int(words)
+        )
         out = Path(tempfile.mkdtemp(prefix="ganymede-summaries-")) / f"summaries.{fmt}"
         done = [0]
 
@@ -108,7 +117,7 @@ def build(shared: sh.Shared) -> None:
             done[0] += n
             progress(done[0] / len(dialogues), desc=f"{done[0]}/{len(dialogues)} dialogues")
 
-        report = sm.run_batch(summarizer, dialogues, str(out), fmt, resume=False, advance=advance)
+        report = run_batch(summarizer, dialogues, str(out), fmt, resume=False, advance=advance)
         rows = [[Path(r["source"]).name, r["summary"]] for r in report.records]
         failed = [*problems, *report.failed]
         note = f"{len(report.done)} done, {len(failed)} failed" + "".join(

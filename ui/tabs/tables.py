@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+
+from ganymede.apps.tables import io as table_io
 from ganymede.apps.tables import pandas_code
 from ganymede.core.prompts import load_prompt
 from ganymede.ui import shared as sh
@@ -20,7 +22,7 @@ def build(shared: sh.Shared) -> None:
             files = gr.File(
                 label="Tables (CSV, TSV, Excel, Parquet, JSON)",
                 file_count="multiple",
-                file_types=list(pandas_code.READERS),
+                file_types=list(table_io.READERS),
             )
             preview = gr.Dataframe(label="Preview (first 20 rows of the first table)", interactive=False)
             tables_note = gr.Markdown()
@@ -45,9 +47,9 @@ def build(shared: sh.Shared) -> None:
         paths = paths_of(uploaded)
         if not paths:
             return None, ""
-        tables = pandas_code.load_tables(paths)
+        tables = table_io.load_tables(paths)
         names = ", ".join(f"`{name}` ({len(t)} rows x {t.shape[1]} columns)" for name, t in tables.items())
-        variable = "`df`" if len(tables) == 1 else "the dict `dfs`"
+        variable = "`df`" if table_io.code_variable(tables) == "df" else "the dict `dfs`"
         return next(iter(tables.values())).head(20), f"Loaded {names}; the code sees them as {variable}."
 
     def present(answer: pandas_code.Answer) -> tuple[str, str, Any, list[bytes], list[str]]:
@@ -68,7 +70,7 @@ def build(shared: sh.Shared) -> None:
         paths = paths_of(uploaded)
         if not paths:
             raise gr.Error("Upload a table first.")
-        tables = pandas_code.load_tables(paths)
+        tables = table_io.load_tables(paths)
         backend = sh.backend(*settings)
         config = sh.config(spec.config(), *settings)
         yield gr.update(), "*Writing code…*", gr.update(), gr.update(), gr.update()
@@ -82,7 +84,7 @@ def build(shared: sh.Shared) -> None:
             raise gr.Error("Upload a table first.")
         if not (edited or "").strip():
             raise gr.Error("There is no code to run.")
-        return present(pandas_code.run_user_code(edited, pandas_code.load_tables(paths)))
+        return present(pandas_code.run_user_code(edited, table_io.load_tables(paths)))
 
     outputs = [code, status, result_table, charts, downloads]
     files.change(show_preview, files, [preview, tables_note])

@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+
 from ganymede.apps.translate import languages
-from ganymede.apps.translate import translator as translate
+from ganymede.apps.translate.files import translate_file
 from ganymede.apps.translate.formats import FORMATS
+from ganymede.apps.translate.glossary import Glossary, parse_glossary
+from ganymede.apps.translate.translator import PROMPT, translate_text
 from ganymede.core.prompts import load_prompt
 from ganymede.ui import shared as sh
 
@@ -21,12 +24,12 @@ def _source(choice: str) -> str | None:
     return None if choice == AUTO else choice
 
 
-def _glossary(text: str) -> translate.Glossary:
-    return translate.parse_glossary(text or "", "the glossary box")
+def _glossary(text: str) -> Glossary:
+    return parse_glossary(text or "", "the glossary box")
 
 
 def build(shared: sh.Shared) -> None:
-    spec = load_prompt(translate.PROMPT)
+    spec = load_prompt(PROMPT)
     with gr.Row():
         source = gr.Dropdown(choices=[AUTO, *NAMES], value=AUTO, label="From", allow_custom_value=True)
         target = gr.Dropdown(choices=NAMES, value="German", label="To", allow_custom_value=True)
@@ -58,7 +61,7 @@ def build(shared: sh.Shared) -> None:
             raise gr.Error("Type or paste some text first.")
         backend = sh.backend(*settings)
         config = sh.config(spec.config(), *settings)
-        done = translate.translate_text(
+        done = translate_text(
             backend,
             body,
             tgt,
@@ -87,7 +90,7 @@ def build(shared: sh.Shared) -> None:
         backend = sh.backend(*settings)
         config = sh.config(spec.config(), *settings)
         out_dir = Path(tempfile.mkdtemp(prefix="ganymede-translate-"))
-        done = translate.translate_file(
+        done = translate_file(
             backend,
             file,
             tgt,

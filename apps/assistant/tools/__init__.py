@@ -1,4 +1,5 @@
-"""Tools the assistant may call: a registry, a decorator for user-defined Python tools, and entry-point loading.
+"""Tools the assistant may call: a registry, a decorator for user-defined Python tools, entry-point loading, and
+`build_registry`, the one place the CLI and the UI pick the assistant's tools by name.
 
 A tool is a Python function plus an OpenAI-style JSON schema of its parameters. The registry checks the model's
 arguments against that schema before running anything, asks for confirmation before tools with side effects,
@@ -16,8 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ganymede.apps.assistant.tools.grounding import Context, invented_message, invented_values
+from ganymede.core.errors import GanymedeError
 
 ENTRY_POINT_GROUP = "ganymede.tools"
+DEFAULT_TOOLS = ("calculator", "current_datetime")
+#: the built-in tools a user picks from; search_documents comes with an index, http_api with an API spec.
+SELECTABLE_TOOLS = ("calculator", "current_datetime", "query_table")
 RESULT_LIMIT = 6000  # characters of a tool result the model sees; more would crowd out the question
 
 _JSON_TYPES: dict[Any, str] = {
@@ -306,3 +311,34 @@ def default_registry(
     for item in [*USER_TOOLS.values(), *entry_point_tools()]:
         registry.add(item)
     return registry
+
+
+def build_registry(
+    names: str | Iterable[str],
+    *,
+    index: Any = None,
+    api_specs: Iterable[str] = (),
+    allow_urls: Iterable[str] = (),
+    allow_private: bool = False,
+    backend: Any = None,
+    skip_unavailable: bool = False,
+) -> ToolRegistry:
+    """The tools named in `names` (a list, or comma-separated; "all" or "none" also work), plus search_documents
+    when an `index` is given. A name no tool answers to here (unknown, or query_table without a backend) is an
+    error, or with `skip_unavailable` is left out."""
+    registry = default_registry(
+        index=index, api_specs=api_specs, allow_urls=allow_urls, allow_private=allow_private, backend=backend
+    )
+    listed = names.split(",") if isinstance(names, str) else names
+    wanted = {n.strip() for n in listed if n.strip()}
+    if "all" in wanted:
+        return registry
+    if index is not None:
+        wanted.add("search_documents")
+    unknown = wanted - set(registry.names()) - {"none"}
+    if unknown and not skip_unavailable:
+        raise GanymedeError(
+            f"unknown or unavailable tool(s): {', '.join(sorted(unknown))}",
+            f"available: {', '.join(registry.names())}",
+        )
+    return registry.only(wanted)

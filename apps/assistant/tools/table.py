@@ -1,8 +1,9 @@
 """query_table: a question over a CSV file, answered by pandas code that runs in the pandas app's sandbox.
 
-The question-to-code step and the sandbox belong to apps.pandas_code / apps.sandbox (their public `load_tables`,
-`ask` and `result_to_jsonable`); this tool only exists when those import, so model-written code never runs
-outside that sandbox. Tables are read only from under the allowed folders (default: the working directory)."""
+The question-to-code step and the sandbox belong to the tables app (ganymede.apps.tables.pandas_code: its
+public `load_tables`, `ask` and `result_to_jsonable`); this tool only exists when that imports, so model-written
+code never runs outside that sandbox. Tables are read only from under the allowed folders (default: the working
+directory)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ TABLE_SUFFIXES = {".csv", ".tsv", ".json", ".jsonl", ".xlsx", ".parquet"}
 
 def _pandas_app() -> Any | None:
     try:
-        module = importlib.import_module("ganymede.apps.tables.pandas_code")
+        module = importlib.import_module("ganymede.apps.tables")
     except ImportError:
         return None
     needed = ("load_tables", "ask", "result_to_jsonable")
