@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,38 @@ from ganymede.core.errors import BackendUnavailableError
 from ganymede.core.generation import GenerationConfig
 from ganymede.core.messages import Completion, Message, Usage
 from ganymede.core.toolcalls import parse_tool_calls, tool_names
+
+
+def amx_in_build() -> bool:
+    """Whether this llama.cpp build uses Intel AMX tiles: a native build on a Sapphire Rapids (or newer) Xeon."""
+    import llama_cpp
+
+    return b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()
+
+
+@contextmanager
+def model_params(**fields: Any) -> Iterator[None]:
+    """Set llama.cpp model parameters that `Llama()` has no argument for, for the models loaded inside.
+
+    Why: llama.cpp's extra CPU buffer types (AMX, weight repacking) are on by default, and with AMX they
+    crash the process (SIGSEGV in the first batched decode) where the kernel or a sandbox does not really
+    grant the AMX tile state, as on the containers this project is built and tested in. Loading happens under
+    the registry's lock, so swapping the default-parameters function for the duration is safe."""
+    import llama_cpp.llama_cpp as low_level
+
+    original = low_level.llama_model_default_params
+
+    def patched() -> Any:
+        params = original()
+        for name, value in fields.items():
+            setattr(params, name, value)
+        return params
+
+    low_level.llama_model_default_params = patched
+    try:
+        yield
+    finally:
+        low_level.llama_model_default_params = original
 
 
 def gguf_path(ref: ModelRef) -> Path:
@@ -57,15 +90,17 @@ class LlamaCppBackend(Backend):
             # A PEFT adapter folder is converted once to a GGUF LoRA that llama.cpp applies on the quantized model.
             lora["lora_path"] = str(gguf_adapter(adapter, path))
             self.model_id = f"{ref.raw}+{adapter}"
+        extra_buffers = {} if not amx_in_build() else {"use_extra_bufts": False}
         try:
-            self.llm = Llama(
-                model_path=str(path),
-                n_ctx=n_ctx or settings.default_context_window(),
-                n_threads=n_threads or settings.default_threads(),
-                n_batch=512,
-                verbose=False,
-                **lora,
-            )
+            with model_params(**extra_buffers):
+                self.llm = Llama(
+                    model_path=str(path),
+                    n_ctx=n_ctx or settings.default_context_window(),
+                    n_threads=n_threads or settings.default_threads(),
+                    n_batch=512,
+                    verbose=False,
+                    **lora,
+                )
         except ValueError as exc:
             if not lora:
                 raise
@@ -110,8 +145,16 @@ class LlamaCppBackend(Backend):
             "seed": config.seed,
         }
 
+    def _prepare(self, config: GenerationConfig) -> None:
+        """A seeded sampled call starts from an empty KV cache. Reusing the cached prompt prefix evaluates the
+        prompt's tail in a smaller batch, whose float sums differ in the last bits; at temperature > 0 that is
+        enough to change the sampled text, and a seed promises the same text every time."""
+        if config.seed is not None and not config.is_greedy:
+            self.llm.reset()
+
     def _chat(self, messages: list[Message], config: GenerationConfig, tools: Tools) -> Completion:
         start = time.perf_counter()
+        self._prepare(config)
         out = self.llm.create_completion(self.render(messages, tools), **self._sampling(config))
         choice = out["choices"][0]
         text, calls = parse_tool_calls(choice["text"], tool_names(tools)) if tools else (choice["text"], [])
@@ -130,6 +173,7 @@ class LlamaCppBackend(Backend):
         )
 
     def _stream(self, messages: list[Message], config: GenerationConfig, tools: Tools) -> Iterator[str]:
+        self._prepare(config)
         for chunk in self.llm.create_completion(self.render(messages, tools), stream=True, **self._sampling(config)):
             delta = chunk["choices"][0]["text"]
             if delta:
