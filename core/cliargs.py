@@ -12,7 +12,11 @@ from ganymede.core.generation import GenerationConfig
 
 def add_model_args(parser: argparse.ArgumentParser, adapter: bool = True) -> None:
     group = parser.add_argument_group("model")
-    group.add_argument("--model", help="model reference (default: $GANYMEDE_MODEL or bundled:qwen2.5-coder-1.5b)")
+    group.add_argument(
+        "--model",
+        help="model reference or a name `ganymede models` lists (default: the app's own, "
+        "$GANYMEDE_MODEL_<APP>, $GANYMEDE_MODEL or bundled:qwen2.5-coder-1.5b)",
+    )
     group.add_argument("--backend", help="force a backend: llamacpp, transformers or openai")
     if adapter:
         group.add_argument(
@@ -79,9 +83,16 @@ def load_backend_from_args(args: argparse.Namespace) -> Any:
         if (args.backend or parse_model_ref(model).default_backend) not in ("transformers", "llamacpp"):
             raise GanymedeError("LoRA adapters run on local backends only", "use --backend transformers or llamacpp")
         options["adapter"] = str(info.path)
-    label = model or "the default model"
-    with status(f"loading {label}" + (f" with adapter {args.adapter}" if options else "")):
+    model = model or model_for(args)
+    with status(f"loading {model}" + (f" with adapter {args.adapter}" if options else "")):
         return load_backend(model, backend=args.backend, **options)
+
+
+def model_for(args: argparse.Namespace) -> str:
+    """--model, else the default of the app the command belongs to (`app`, set by the root CLI)."""
+    from ganymede.core import settings
+
+    return args.model or settings.app_model(getattr(args, "app", None))
 
 
 def status(message: str) -> Any:

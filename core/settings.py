@@ -42,6 +42,7 @@ ACCEPTS: dict[str, str] = {
     "data": "a folder path",
     "log": "1/0, true/false, yes/no or on/off",
     "api_key": "a non-empty string (the Bearer token `ganymede serve` requires)",
+    "models": 'a table of app = model reference, e.g. [models] then chat = "bundled:qwen2.5-coder-1.5b"',
 }
 PATH_SETTINGS = ("home", "data_dir", "data")
 
@@ -61,6 +62,7 @@ class Settings:
     data: Path  # the shared evaluation data (benchmarks), beside the checkout by default
     log: bool  # record every model call in home()/logs.db
     api_key: str | None  # the key `ganymede serve` requires as a Bearer token (None: no key)
+    app_models: dict[str, str]  # the config file's [models] table: app name -> model reference
     config_file: Path  # the TOML file read (or that would be read: it need not exist)
 
 
@@ -80,6 +82,7 @@ def load() -> Settings:
         data=raw.data.expanduser() if raw.data is not None else repo_root().parent / "shared" / "data",
         log=raw.log if raw.log is not None else True,
         api_key=raw.api_key,
+        app_models=dict(raw.models or {}),
         config_file=path,
     )
 
@@ -101,6 +104,20 @@ def data_dir() -> Path:
 
 def default_model() -> str:
     return load().model
+
+
+def app_model(app: str | None) -> str:
+    """The model an app uses when none is named. The environment wins over the file, and the app's own
+    setting over the general one: GANYMEDE_MODEL_<APP>, GANYMEDE_MODEL, the file's [models] <app>, its
+    `model`, then the bundled default."""
+    if app:
+        named = _environment_value(f"MODEL_{app.upper()}")
+        if named:
+            return named
+    if _environment_value("MODEL"):
+        return default_model()
+    current = load()
+    return current.app_models.get(app or "", current.model)
 
 
 def default_context_window() -> int:
@@ -221,7 +238,8 @@ def _describe(error: Any, path: Path) -> str:
     name = str(error["loc"][0]) if error["loc"] else "settings"
     value = error.get("input")
     environment_value = _environment_value(name)
-    where = f"{ENV_PREFIX}{name.upper()}" if environment_value else f"{path}: {name}"
+    key = ".".join(str(part) for part in error["loc"]) or name  # a table's entry: models.ner
+    where = f"{ENV_PREFIX}{name.upper()}" if environment_value else f"{path}: {key}"
     reason = error["msg"][:1].lower() + error["msg"][1:]
     accepts = ACCEPTS.get(name)
     return f"{where}={value!r} is not valid: {reason}" + (f" (accepts {accepts})" if accepts else "")
@@ -231,6 +249,8 @@ def _describe(error: Any, path: Path) -> str:
 def _schema() -> type:
     """The pydantic-settings model that reads GANYMEDE_* and checks every value (None: not given). Built on
     first use: importing pydantic-settings costs tens of milliseconds that `ganymede --help` need not pay."""
+    from typing import Annotated
+
     from pydantic import Field
     from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -246,6 +266,7 @@ def _schema() -> type:
         data: Path | None = None
         log: bool | None = None
         api_key: str | None = Field(None, min_length=1)
+        models: dict[str, Annotated[str, Field(min_length=1)]] | None = None
 
         @classmethod
         def settings_customise_sources(

@@ -139,6 +139,15 @@ def panel_values(settings: GenerationConfig) -> list[Any]:
     ]
 
 
+def model_choices() -> list[str]:
+    """The models `ganymede models` lists that can be used: bundled, pulled, the HF cache, Ollama, LM Studio."""
+    from ganymede.core.discovery import discover
+
+    bundled = [f"bundled:{name}" for name in CATALOG]
+    found = [m.name for m in discover(include_bundled=False, read_info=False) if m.ok]
+    return bundled + [name for name in found if name not in bundled]
+
+
 def build_settings_panel(
     default_model: str, default_backend: str | None, start: GenerationConfig | None = None
 ) -> Shared:
@@ -147,12 +156,14 @@ def build_settings_panel(
     with gr.Accordion("Model and generation settings (shared by all tabs)", open=False):
         with gr.Row():
             model = gr.Dropdown(
-                choices=[f"bundled:{name}" for name in CATALOG],
+                choices=model_choices(),
                 value=default_model,
                 allow_custom_value=True,
                 label="Model",
-                info="bundled:NAME, a .gguf path, hf:ORG/NAME or openai:MODEL@URL",
+                info="what `ganymede models` lists, a .gguf path, hf:ORG/NAME or openai:MODEL@URL",
             )
+            # Models pulled or installed meanwhile (`ganymede models pull`, Ollama) show up when the list is opened.
+            model.focus(lambda: gr.update(choices=model_choices()), None, model, show_progress="hidden")
             backend_name = gr.Dropdown(
                 choices=["auto", *backend_names()], value=default_backend or "auto", label="Backend"
             )

@@ -12,7 +12,7 @@ from ganymede.core.errors import GanymedeError
 
 
 def _engine_from_args(args: argparse.Namespace, choice: LabelChoice) -> Engine:
-    from ganymede.core.cliargs import status
+    from ganymede.core.cliargs import model_for, status
 
     config = None
     if args.engine == "llm":
@@ -24,7 +24,7 @@ def _engine_from_args(args: argparse.Namespace, choice: LabelChoice) -> Engine:
         return load_engine(
             args.engine,
             choice,
-            model=args.model,
+            model=model_for(args) if args.engine == "llm" else None,
             backend=args.backend,
             config=config,
             processes=getattr(args, "processes", 1),

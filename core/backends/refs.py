@@ -19,7 +19,8 @@ DEFAULT_BACKEND_FOR_SCHEME = {
 }
 
 REFERENCE_FORMS = (
-    "bundled:NAME, ./path/model.gguf, ./path/hf-model-folder, hf:ORG/NAME, openai:MODEL or openai:MODEL@BASE_URL"
+    "bundled:NAME, ./path/model.gguf, ./path/hf-model-folder, hf:ORG/NAME, openai:MODEL or openai:MODEL@BASE_URL, "
+    "or a model `ganymede models` lists (a pulled name, ollama:NAME:TAG, lmstudio:..., hf:ORG/REPO/FILE.gguf)"
 )
 
 
@@ -48,6 +49,14 @@ def parse_model_ref(ref: str | None) -> ModelRef:
 
         get_bundled(rest)  # fail early with the list of valid names
         return ModelRef(raw, "bundled", rest)
+    if not (sep and scheme == "openai"):
+        from ganymede.core.discovery import resolve_name
+
+        found = resolve_name(raw)  # pulled, Ollama, LM Studio and hub-cache GGUFs, by the name `models` lists
+        if found is not None:
+            return ModelRef(raw, "gguf", str(found))
+        if sep and scheme == "hf" and (rest.lower().endswith(".gguf") or ":" in rest):
+            raise UnknownModelError(f"{raw} is not downloaded", f"run `ganymede models pull {raw}` first")
     if sep and scheme == "hf":
         if "/" not in rest and not Path(rest).exists():
             raise UnknownModelError(f"bad Hugging Face reference {raw!r}", "write hf:ORG/NAME or hf:/local/folder")

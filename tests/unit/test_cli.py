@@ -39,12 +39,16 @@ def test_invalid_setting_names_value_and_range(capsys):
     assert "temperature=7.0" in err and "le 2.0" in err
 
 
-def test_models_lists_bundled_models_with_status(capsys):
+def test_models_lists_bundled_models_and_each_apps_model(capsys, monkeypatch):
+    monkeypatch.setenv("GANYMEDE_MODEL_NER", "bundled:qwen2.5-coder-0.5b")
     assert cli.main(["models", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
-    refs = {row["reference"]: row["status"] for row in rows}
-    assert set(refs) == {"bundled:qwen2.5-coder-1.5b", "bundled:qwen2.5-coder-0.5b"}
-    assert all(status.startswith(("installed", "missing")) for status in refs.values())
+    listing = json.loads(capsys.readouterr().out)
+    bundled = {row["name"]: row for row in listing["models"] if row["store"] == "bundled"}
+    assert set(bundled) == {"bundled:qwen2.5-coder-1.5b", "bundled:qwen2.5-coder-0.5b"}
+    for row in bundled.values():  # usable, or a problem that says what is missing
+        assert row["problem"] is None or "shard packages" in row["problem"]
+    assert listing["apps"]["ner"] == "bundled:qwen2.5-coder-0.5b"
+    assert listing["apps"]["chat"] == "bundled:qwen2.5-coder-1.5b"
 
 
 def test_unreachable_openai_endpoint_is_a_clear_error(capsys):

@@ -230,3 +230,33 @@ def test_importing_settings_leaves_pydantic_settings_for_later() -> None:
     code = "import sys, ganymede.core.settings; print('pydantic_settings' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_each_app_can_have_its_own_model(user_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config_toml(user_home, 'model = "bundled:qwen2.5-coder-1.5b"\n[models]\nner = "bundled:qwen2.5-coder-0.5b"\n')
+    assert settings.app_model("ner") == "bundled:qwen2.5-coder-0.5b"
+    assert settings.app_model("chat") == "bundled:qwen2.5-coder-1.5b"  # the file's general model
+    assert settings.app_model(None) == "bundled:qwen2.5-coder-1.5b"
+    monkeypatch.setenv("GANYMEDE_MODEL", "openai:big@http://h:1/v1")  # the environment wins over the file
+    assert settings.app_model("ner") == "openai:big@http://h:1/v1"
+    monkeypatch.setenv("GANYMEDE_MODEL_CHAT", "bundled:qwen2.5-coder-0.5b")  # and the app's own over the general
+    assert settings.app_model("chat") == "bundled:qwen2.5-coder-0.5b"
+    assert settings.app_model("tables") == "openai:big@http://h:1/v1"
+
+
+def test_a_bad_per_app_model_names_the_key(user_home: Path) -> None:
+    path = config_toml(user_home, "[models]\nner = 3\n")
+    message = one_line_error()
+    assert message.startswith(f"{path}: models.ner=3 is not valid")
+
+
+def test_the_commands_use_their_apps_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ganymede.cli import build_parser
+    from ganymede.core.cliargs import model_for
+
+    monkeypatch.setenv("GANYMEDE_MODEL_TABLES", "bundled:qwen2.5-coder-0.5b")
+    parser = build_parser()
+    assert model_for(parser.parse_args(["pandas", "--data", "t.csv", "q"])) == "bundled:qwen2.5-coder-0.5b"
+    assert model_for(parser.parse_args(["eval", "tables", "--data", "x.jsonl"])) == "bundled:qwen2.5-coder-0.5b"
+    assert model_for(parser.parse_args(["chat", "-m", "hi"])) == settings.DEFAULT_MODEL
+    assert model_for(parser.parse_args(["chat", "-m", "hi", "--model", "x.gguf"])) == "x.gguf"
