@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import TYPE_CHECKING
 
-from ganymede.apps.chat.conversation import PROMPT, Conversation, build_messages, reply, stream_reply
+from ganymede.apps.chat.conversation import PROMPT, ChatTurn, Conversation, incomplete_reply, split_last_user
 from ganymede.apps.chat.export import EXPORT_FORMATS, export_text
 from ganymede.apps.chat.store import ConversationNotFoundError, ConversationStore
 from ganymede.core.cliargs import (
@@ -18,7 +19,7 @@ from ganymede.core.cliargs import (
 )
 from ganymede.core.errors import GanymedeError
 from ganymede.core.generation import GenerationConfig
-from ganymede.core.messages import Message
+from ganymede.core.messages import Message, text_of
 
 if TYPE_CHECKING:
     from ganymede.core.backends.base import Backend
@@ -26,10 +27,10 @@ if TYPE_CHECKING:
 
 def add_cli(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("chat", help="chat with a model (interactive, or one answer with -m)")
-    parser.add_argument("-m", "--message", help="answer this one message and exit")
+    parser.add_argument("-m", "--message", help="answer this one message and exit (saved, like every chat)")
     parser.add_argument("--system", help="system prompt (default: the one in prompts/chat.yaml)")
     parser.add_argument("--json", action="store_true", help="print {text, model, usage, settings} as JSON")
-    parser.add_argument("--resume", metavar="ID", help="continue a saved conversation")
+    parser.add_argument("--resume", metavar="ID", help="continue a saved conversation (ids: --list)")
     parser.add_argument("--list", action="store_true", help="list saved conversations")
     parser.add_argument("--export", metavar="ID", help="print a saved conversation")
     parser.add_argument("--format", choices=list(EXPORT_FORMATS), default="markdown", help="export format")
@@ -50,11 +51,21 @@ def run_cli(args: argparse.Namespace) -> int:
 
     store = ConversationStore()
     if args.list:
-        rows = [{"id": c.id, "title": c.title, "messages": len(c.messages), "model": c.model} for c in store.list()]
+        rows = [
+            {
+                "id": c.id,
+                "title": c.title,
+                "messages": len(c.messages),
+                "model": c.model,
+                "incomplete": incomplete_reply(c.messages) is not None,
+            }
+            for c in store.list()
+        ]
         if args.json:
             print_json(rows)
         for row in [] if args.json else rows:
-            print(f"{row['id']}  {row['messages']:>3} msgs  {row['title']}")
+            cut = "  (last reply incomplete)" if row["incomplete"] else ""
+            print(f"{row['id']}  {row['messages']:>3} msgs  {row['title']}{cut}")
         return 0
     if args.export:
         print(export_text(_saved(store, args.export), args.format))
@@ -62,50 +73,75 @@ def run_cli(args: argparse.Namespace) -> int:
 
     spec = load_prompt(PROMPT)
     config = config_from_args(spec.config(), args)
-    system_prompt = spec.system if args.system is None else args.system
+    saved = _saved(store, args.resume) if args.resume else None  # a wrong id fails before a model loads
     backend = load_backend_from_args(args)
-    conv = _saved(store, args.resume) if args.resume else Conversation.new(system_prompt, backend.ref.raw)
+    if saved is not None:
+        conv = saved
+        _tell_resumed(conv, interactive=args.message is None)
+    else:
+        conv = Conversation.new(spec.system if args.system is None else args.system, backend.ref.raw)
+    # A saved conversation keeps the system prompt it was started with; an old one saved without any gets today's.
+    system_prompt = conv.system_prompt or (spec.system if args.system is None else args.system)
 
-    if args.message is not None:
-        messages = build_messages(conv.messages, args.message, conv.system_prompt or system_prompt)
-        if args.json:
-            completion, note = reply(backend, messages, config)
-            print_json(
-                {
-                    "text": completion.text,
-                    "model": backend.ref.raw,
-                    "usage": completion.to_dict()["usage"],
-                    "settings": config.model_dump(),
-                    "note": note,
-                }
-            )
-            text = completion.text
-        else:
-            text = _print_stream(backend, messages, config)
-        turns = [m for m in messages if m["role"] != "system"]
-        conv.messages = [*turns, {"role": "assistant", "content": text}]
-        if args.resume:
-            store.save(conv)
+    if args.message is None:
+        return _interactive(backend, store, conv, config, system_prompt)
+    # Saved like every turn (committed before generation starts), so a crash or Ctrl-C loses nothing and the
+    # answer can be continued with --resume.
+    turn = ChatTurn(backend, store, conv, args.message, system_prompt, config)
+    if not args.json:
+        print(f"[conversation {conv.id}]", file=sys.stderr)
+        _print_turn(turn)
         return 0
-    return _interactive(backend, store, conv, config, system_prompt)
+    with contextlib.closing(iter(turn)) as deltas:
+        for _ in deltas:
+            pass
+    assert turn.completion is not None
+    print_json(
+        {
+            "text": turn.completion.text,
+            "model": backend.ref.raw,
+            "usage": turn.completion.to_dict()["usage"],
+            "settings": config.model_dump(),
+            "note": turn.note,
+            "conversation": conv.id,
+        }
+    )
+    return 0
 
 
-def _print_stream(backend: Backend, messages: list[Message], config: GenerationConfig) -> str:
-    stream, note = stream_reply(backend, messages, config)
-    if note:
-        print(f"[{note}]", file=sys.stderr)
-    for delta in stream:
-        sys.stdout.write(delta)
-        sys.stdout.flush()
+def _tell_resumed(conv: Conversation, interactive: bool) -> None:
+    """Say which conversation goes on, and whether its last reply was cut off (stopped, failed, or a crash)."""
+    print(f"[conversation {conv.id}: {len(conv.messages)} messages, {conv.title}]", file=sys.stderr)
+    cut = incomplete_reply(conv.messages)
+    if cut is None:
+        return
+    text = " ".join(text_of(cut.get("content")).split())
+    shown = text if len(text) <= 80 else "…" + text[-79:]
+    how = "type /retry to ask again, or carry on" if interactive else "it stays as it is; the conversation goes on"
+    print(f"[its last reply is incomplete (it was cut off while being written): {shown!r}; {how}]", file=sys.stderr)
+
+
+def _print_turn(turn: ChatTurn) -> str:
+    if turn.note:
+        print(f"[{turn.note}]", file=sys.stderr)
+    answer = ""
+    # closing(): on Ctrl-C the turn saves the reply as far as it got, marked incomplete, before the exit.
+    with contextlib.closing(iter(turn)) as deltas:
+        for delta in deltas:
+            answer += delta
+            sys.stdout.write(delta)
+            sys.stdout.flush()
     sys.stdout.write("\n")
-    assert stream.completion is not None
-    return stream.completion.text
+    return answer
 
 
 def _interactive(
     backend: Backend, store: ConversationStore, conv: Conversation, config: GenerationConfig, system_prompt: str
 ) -> int:
-    print(f"Chatting with {backend.describe()} (conversation {conv.id}). /new, /exit; Ctrl-D to quit.", file=sys.stderr)
+    print(
+        f"Chatting with {backend.describe()} (conversation {conv.id}). /new, /retry, /exit; Ctrl-D to quit.",
+        file=sys.stderr,
+    )
     while True:
         try:
             text = input("you> ").strip()
@@ -120,11 +156,17 @@ def _interactive(
             conv = Conversation.new(system_prompt, backend.ref.raw)
             print(f"[new conversation {conv.id}]", file=sys.stderr)
             continue
-        messages = build_messages(conv.messages, text, conv.system_prompt or system_prompt)
+        history: list[Message] | None = None
+        if text == "/retry":  # ask the last message again: a reply that was cut off, or one to do over
+            history, text = split_last_user(conv.messages)
+            if not text:
+                print("[nothing to retry yet]", file=sys.stderr)
+                continue
         try:
-            answer = _print_stream(backend, messages, config)
-        except GanymedeError as exc:
+            _print_turn(ChatTurn(backend, store, conv, text, system_prompt, config, history=history))
+        except GanymedeError as exc:  # the user's message is saved already (unless it was refused as too long)
             print(f"error: {exc}", file=sys.stderr)
-            continue
-        conv.messages += [{"role": "user", "content": text}, {"role": "assistant", "content": answer}]
-        store.save(conv)
+        except KeyboardInterrupt:  # Ctrl-C stops this reply (saved as far as it got), not the chat
+            print(
+                "\n[stopped: the reply is kept as far as it got, marked incomplete; /retry asks again]", file=sys.stderr
+            )

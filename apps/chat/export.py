@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ganymede.apps.chat.conversation import Conversation
+from ganymede.apps.chat.conversation import Conversation, is_incomplete
 from ganymede.core.errors import GanymedeError
 from ganymede.core.fileio import write_atomic
 from ganymede.core.messages import text_of
@@ -20,7 +20,8 @@ def to_markdown(conv: Conversation) -> str:
     if conv.system_prompt:
         lines += [f"> System: {conv.system_prompt}", ""]
     for msg in conv.messages:
-        lines += [f"**{msg['role'].capitalize()}:**", "", text_of(msg.get("content")), ""]
+        cut = " *(incomplete: cut off while being written)*" if is_incomplete(msg) else ""
+        lines += [f"**{msg['role'].capitalize()}:**{cut}", "", text_of(msg.get("content")), ""]
     return "\n".join(lines)
 
 

@@ -1,4 +1,7 @@
-"""Saved conversations: SQLite at $GANYMEDE_HOME/conversations.db, so chats survive restarts."""
+"""Saved conversations: SQLite in the data folder (settings.data_dir()), so chats survive restarts and crashes.
+
+Every save is one committed transaction with synchronous=FULL, so what a save wrote is on disk when it returns: a
+chat turn saves the user's message before generation starts and the reply while it streams (see ChatTurn)."""
 
 from __future__ import annotations
 
@@ -32,12 +35,20 @@ class ConversationStore:
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=30)
         try:
-            with conn:
-                yield conn
-        finally:
-            conn.close()
+            conn = sqlite3.connect(self.path, timeout=30)
+            try:
+                # FULL: a commit has reached the disk when it returns (the default of most builds; said, not assumed).
+                conn.execute("PRAGMA synchronous = FULL")
+                with conn:
+                    yield conn
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            raise GanymedeError(
+                f"cannot use the saved conversations at {self.path}: {exc}",
+                "check that the folder is writable and the disk is not full (GANYMEDE_DATA_DIR sets the folder)",
+            ) from None
 
     def save(self, conv: Conversation) -> Conversation:
         conv.updated = time.time()

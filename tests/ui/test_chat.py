@@ -111,6 +111,37 @@ def test_html_in_a_reply_is_shown_as_text_not_run(page: Any) -> None:
     assert page.locator("#chatbot [onerror]").count() == 0
 
 
+def test_a_conversation_whose_last_reply_was_cut_off_says_so_when_opened(page: Any) -> None:
+    from ganymede.apps.chat import Conversation, ConversationStore
+    from ganymede.apps.chat.conversation import INCOMPLETE
+
+    store = ConversationStore()
+    cut = Conversation.new()
+    cut.title = "Cut off mid-reply"
+    # What a crash during a streamed reply leaves: the reply as far as it got, marked incomplete.
+    cut.messages = [
+        {"role": "user", "content": "Name the Galilean moons"},
+        {"role": "assistant", "content": "Io, Europa, Gany", INCOMPLETE: True},
+    ]
+    whole = Conversation.new()
+    whole.title = "Finished reply"
+    whole.messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
+    store.save(cut)
+    store.save(whole)
+    page.reload()  # the conversation list is reread on every page load
+    note = page.locator("#chat-note")
+
+    saved_conversation(page, "Cut off mid-reply").check()
+    wait_for_result(page, lambda: "incomplete" in note.inner_text(), "the note about the cut-off reply")
+    assert bot_text(page) == "Io, Europa, Gany"
+    assert "Retry" in note.inner_text()
+
+    saved_conversation(page, "Finished reply").check()  # a finished conversation clears the note
+    wait_for_result(page, lambda: bot_text(page) == "Hello!", "the finished conversation")
+    wait_until_idle(page)
+    assert "incomplete" not in note.inner_text()
+
+
 def test_conversation_survives_a_server_restart(page: Any, ui_server: UIServer) -> None:
     use_settings(page, max_new_tokens=16)
     send(page, "What is 2 + 3? Reply with the number only.")

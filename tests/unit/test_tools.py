@@ -23,7 +23,13 @@ from ganymede.apps.assistant.tools import (
 from ganymede.apps.assistant.tools.calculator import TOOL as CALCULATOR
 from ganymede.apps.assistant.tools.calculator import calculate
 from ganymede.apps.assistant.tools.clock import current_datetime
-from ganymede.apps.assistant.tools.http_api import HttpApi, is_public_address, operations_of, url_allowed
+from ganymede.apps.assistant.tools.http_api import (
+    HttpApi,
+    is_public_address,
+    operations_of,
+    pinned_url,
+    url_allowed,
+)
 from ganymede.apps.assistant.tools.table import table_tool
 
 
@@ -288,3 +294,26 @@ def test_address_and_allow_list_rules() -> None:
     assert not url_allowed("https://api.example.com/v10/items", ["https://api.example.com/v1"])
     assert not url_allowed("http://api.example.com/v1/items", ["https://api.example.com/v1"])
     assert not url_allowed("https://api.example.com.evil.io/v1", ["https://api.example.com/v1"])
+
+
+def test_pinned_url_puts_the_checked_ip_in_the_url_and_keeps_the_name_for_the_host_header() -> None:
+    assert pinned_url("https://api.example.com/v1/items?q=1", "93.184.216.34") == (
+        "https://93.184.216.34:443/v1/items?q=1",
+        "api.example.com",
+    )
+    assert pinned_url("http://api.example.com:8080/v1", "2606:2800:220:1::1") == (
+        "http://[2606:2800:220:1::1]:8080/v1",
+        "api.example.com:8080",
+    )
+    assert pinned_url("http://me:pw@api.example.com/v1", "93.184.216.34") == (
+        "http://me:pw@93.184.216.34:80/v1",
+        "api.example.com",
+    )
+
+
+def test_http_api_refuses_a_host_with_no_address_and_a_bad_port() -> None:
+    api = HttpApi(operations_of(_spec("https://api.example.com/v1")), resolver=lambda host: [])
+    with pytest.raises(ToolError, match="resolves to no address"):
+        api.call("get_item", {"item_id": "1"})
+    with pytest.raises(ToolError, match="port is not a number"):
+        api.check_url("https://api.example.com:99999/v1/items/1")

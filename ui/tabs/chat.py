@@ -1,4 +1,8 @@
-"""Chat tab: streaming, stop, retry, undo, edit, system prompt, saved conversations."""
+"""Chat tab: streaming, stop, retry, undo, edit, system prompt, saved conversations.
+
+A turn is a `stream_turn`: the user's message is saved before generation starts and the reply while it streams, so
+a Stop, a closed tab or a crashed server keeps both; a conversation whose last reply was cut off says so when it is
+opened (Retry asks again)."""
 
 from __future__ import annotations
 
@@ -7,11 +11,21 @@ from typing import Any
 
 import gradio as gr
 
-from ganymede.apps.chat.conversation import PROMPT, split_last_user, stream_turn
+from ganymede.apps.chat.conversation import PROMPT, carry_marks, incomplete_reply, split_last_user, stream_turn
 from ganymede.apps.chat.export import export_file
 from ganymede.apps.chat.store import ConversationStore
 from ganymede.core.prompts import load_prompt
 from ganymede.ui import shared as sh
+
+
+def incomplete_note(messages: list[Any]) -> str:
+    """The note under the chat when the conversation's last reply did not finish (else nothing)."""
+    if incomplete_reply(messages) is None:
+        return ""
+    return (
+        "*The last reply is incomplete: it was stopped, or the program ended while it was being written. "
+        "Retry asks again, or carry on.*"
+    )
 
 
 def build(shared: sh.Shared) -> None:
@@ -96,21 +110,22 @@ def build(shared: sh.Shared) -> None:
         before, text = split_last_user(history)
         if cid:
             conv = store.get(cid)
-            conv.messages = before
+            conv.messages = carry_marks(before, conv.messages)
             store.save(conv)
         return before, text
 
     def refresh_list(cid: str | None) -> Any:
         return gr.update(choices=conversation_choices(), value=cid)
 
-    def open_conversation(cid: str | None) -> tuple[Any, Any, Any, Any]:
+    def open_conversation(cid: str | None) -> tuple[Any, Any, Any, Any, Any]:
         if not cid:
-            return gr.update(), gr.update(), None, gr.update()
+            return gr.update(), gr.update(), None, gr.update(), gr.update()
         conv = store.get(cid)
-        return conv.messages, conv.system_prompt or spec.system, cid, conv.title
+        shown = [{"role": m["role"], "content": m["content"]} for m in conv.messages]
+        return shown, conv.system_prompt or spec.system, cid, conv.title, incomplete_note(conv.messages)
 
-    def new_chat() -> tuple[list[Any], str, None, str, Any]:
-        return [], spec.system, None, "", gr.update(value=None)
+    def new_chat() -> tuple[list[Any], str, None, str, Any, str]:
+        return [], spec.system, None, "", gr.update(value=None), ""
 
     @sh.user_errors
     def rename(cid: str | None, new_title: str) -> Any:
@@ -139,10 +154,10 @@ def build(shared: sh.Shared) -> None:
     chatbot.edit(edited, turn_inputs, turn_outputs).then(refresh_list, conv_id, conversations)
     stop.click(request_stop, None, None, queue=False, api_visibility="private")
     chatbot.undo(undo, [chatbot, conv_id], [chatbot, message])
-    conversations.input(open_conversation, conversations, [chatbot, system, conv_id, title])
+    conversations.input(open_conversation, conversations, [chatbot, system, conv_id, title, note])
     # The list's choices were read when the app was built: reread them on every page load.
     gr.on(None, lambda: gr.update(choices=conversation_choices()), None, conversations, api_visibility="private")
-    new_btn.click(new_chat, None, [chatbot, system, conv_id, title, conversations])
+    new_btn.click(new_chat, None, [chatbot, system, conv_id, title, conversations, note])
     rename_btn.click(rename, [conv_id, title], conversations)
     delete_btn.click(delete, conv_id, [conversations, chatbot, conv_id])
     export_json.click(lambda cid: export(cid, "json"), conv_id, export_download)

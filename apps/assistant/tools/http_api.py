@@ -1,23 +1,32 @@
 """http_api: call an HTTP API that the user registered with an OpenAPI spec, and nothing else.
 
 Guards, in order: the operation must exist in a registered spec; the URL must start with an allow-listed base
-URL; every address the host resolves to must be public (no private, loopback, link-local, reserved or multicast
-addresses) unless the user explicitly allowed private hosts; redirects are followed by hand, at most 3, each
-target checked again the same way; every request has a timeout and a response size cap. Operations other
-than GET/HEAD change things, so they need the user's confirmation (see Tool.side_effects)."""
+URL; the host is resolved once, and every address it resolves to must be public (no private, loopback, link-local,
+reserved or multicast addresses) unless the user explicitly allowed private hosts; the connection then goes to one
+of exactly those checked addresses (the URL carries the IP, while the Host header and TLS SNI and certificate check
+keep the hostname), so a DNS answer that changes between the check and the connection (DNS rebinding) cannot steer
+the request elsewhere; redirects are followed by hand, at most 3, each target resolved, checked and pinned again the
+same way; every request has a timeout and a response size cap. Proxies and .netrc from the environment are not used:
+the request must go to the address that was checked. Operations other than GET/HEAD change things, so they need the
+user's confirmation (see Tool.side_effects)."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
 import socket
+import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 from ganymede.apps.assistant.tools import Tool, ToolError
 from ganymede.core.errors import InputFileError
+
+if TYPE_CHECKING:
+    import httpx
 
 TIMEOUT_SECONDS = 10.0
 MAX_REDIRECTS = 3
@@ -115,6 +124,18 @@ def resolve(host: str) -> list[str]:
         raise ToolError(f"cannot resolve host {host!r}: {exc.strerror}") from None
 
 
+def pinned_url(url: str, address: str) -> tuple[str, str]:
+    """`url` with its host replaced by `address` (an IP it was checked to resolve to), and the Host header value
+    that names the original host, so the connection goes to the checked IP while the server still sees its name."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    userinfo, _, host_and_port = parts.netloc.rpartition("@")
+    # A scoped IPv6 address (fe80::1%eth0) needs its "%" escaped inside a URL.
+    ip = f"[{address.replace('%', '%25')}]" if ":" in address else address
+    netloc = f"{userinfo}@{ip}:{port}" if userinfo else f"{ip}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), host_and_port
+
+
 def url_allowed(url: str, allow_urls: list[str]) -> bool:
     """True when `url` is under one of the allow-listed base URLs (same scheme, host, port, path prefix)."""
     target = urlsplit(url)
@@ -136,35 +157,51 @@ class HttpApi:
         operations: list[Operation],
         allow_urls: list[str] | None = None,
         allow_private: bool = False,
-        resolver: Any = resolve,
+        resolver: Callable[[str], list[str]] = resolve,
         timeout: float = TIMEOUT_SECONDS,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
+        """`resolver(host)` answers the host's addresses (socket.getaddrinfo by default); `verify` is httpx's
+        certificate check: True (the public CAs), or an SSLContext that trusts the user's own CA."""
         self.operations = {op.id: op for op in operations}
         # With no explicit allow-list the specs' own servers are the allow-list.
         self.allow_urls = list(allow_urls or []) or sorted({op.base_url for op in operations})
         self.allow_private = allow_private
         self.resolver = resolver
         self.timeout = timeout
+        self.verify = verify
 
     @classmethod
     def from_files(cls, paths: list[str], allow_urls: list[str] | None = None, allow_private: bool = False) -> HttpApi:
         operations = [op for path in paths for op in operations_of(load_spec(path))]
         return cls(operations, allow_urls, allow_private)
 
-    def check_url(self, url: str) -> None:
+    def check_url(self, url: str) -> list[str]:
+        """The addresses `url` may be fetched from: its host resolved once, every address checked.
+
+        The caller must connect to one of these addresses and no other (see `pinned_url`): resolving the host again
+        could answer differently (DNS rebinding)."""
         parts = urlsplit(url)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise ToolError(f"refused {url}: only http(s) URLs with a host")
+        try:
+            parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+        except ValueError:
+            raise ToolError(f"refused {url}: the port is not a number from 0 to 65535") from None
         if not url_allowed(url, self.allow_urls):
             raise ToolError(f"refused {url}: not under an allowed base URL ({', '.join(self.allow_urls)})")
+        addresses = list(self.resolver(parts.hostname))
+        if not addresses:
+            raise ToolError(f"refused {url}: {parts.hostname} resolves to no address")
         if self.allow_private:
-            return
-        blocked = [a for a in self.resolver(parts.hostname) if not is_public_address(a)]
+            return addresses
+        blocked = [a for a in addresses if not is_public_address(a)]
         if blocked:
             raise ToolError(
                 f"refused {url}: {parts.hostname} resolves to a private or loopback address ({blocked[0]}); "
                 "the user must allow private hosts explicitly"
             )
+        return addresses
 
     def build_url(self, op: Operation, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         missing = [p for p in op.required if p not in params]
@@ -187,27 +224,56 @@ class HttpApi:
             raise ToolError(f"unknown operation {operation!r}; available: {', '.join(self.operations)}")
         url, query = self.build_url(op, params or {})
         request_body = json.dumps(body).encode() if body is not None and op.has_body else None
-        with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:
+        # trust_env=False: an environment proxy would make the connection somewhere other than the checked address.
+        with httpx.Client(timeout=self.timeout, follow_redirects=False, trust_env=False, verify=self.verify) as client:
             for _ in range(MAX_REDIRECTS + 1):
-                self.check_url(url)
+                target = str(httpx.URL(url, params=query)) if query else url
+                addresses = self.check_url(target)
                 try:
-                    headers = {"content-type": "application/json"} if request_body else {}
-                    with client.stream(op.method, url, params=query, content=request_body, headers=headers) as reply:
+                    reply = self._send_pinned(client, op.method, target, addresses, request_body)
+                    try:
                         if reply.is_redirect:
-                            url = urljoin(str(reply.url), reply.headers.get("location", ""))
-                            query = {}
+                            # Relative to the URL with the host's name, not the pinned IP, so the next hop is
+                            # resolved, checked and pinned by name again.
+                            url, query = urljoin(target, reply.headers.get("location", "")), {}
                             continue
                         data = b""
                         for piece in reply.iter_bytes():
                             data += piece
                             if len(data) > MAX_BYTES:
                                 raise ToolError(f"the response is larger than {MAX_BYTES} bytes")
-                        return {"status": reply.status_code, "url": str(reply.url), "body": _decode(data, reply)}
+                        return {"status": reply.status_code, "url": target, "body": _decode(data, reply)}
+                    finally:
+                        reply.close()
                 except httpx.TimeoutException:
                     raise ToolError(f"{url} did not answer within {self.timeout:g} s") from None
                 except httpx.HTTPError as exc:
                     raise ToolError(f"request to {url} failed: {exc}") from None
         raise ToolError(f"more than {MAX_REDIRECTS} redirects")
+
+    def _send_pinned(
+        self, client: httpx.Client, method: str, url: str, addresses: list[str], content: bytes | None
+    ) -> httpx.Response:
+        """Send to the checked addresses in turn (the next only when one refuses the connection); the reply is
+        streamed, so the caller reads it under the size cap and closes it."""
+        import httpx
+
+        hostname = urlsplit(url).hostname or ""
+        headers = {"content-type": "application/json"} if content else {}
+        # The server name for TLS: certificates are checked against the hostname, not the IP connected to.
+        extensions = {"sni_hostname": hostname} if url.startswith("https:") else {}
+        refused: httpx.ConnectError | None = None
+        for address in addresses:
+            pinned, host_header = pinned_url(url, address)
+            request = client.build_request(
+                method, pinned, content=content, headers={**headers, "host": host_header}, extensions=extensions
+            )
+            try:
+                return client.send(request, stream=True)
+            except httpx.ConnectError as exc:
+                refused = exc
+        assert refused is not None  # check_url never answers an empty list
+        raise refused
 
     def tool(self) -> Tool:
         listing = "\n".join(op.describe() for op in self.operations.values())
