@@ -677,16 +677,9 @@ def settings_from_args(args: argparse.Namespace) -> TuneSettings:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     from ganymede.core.cliargs import print_json
+    from ganymede.core.progress import progress_bar
 
     settings = settings_from_args(args)
     settings.check()
@@ -698,24 +691,15 @@ def cmd_tune(args: argparse.Namespace) -> int:
     def say(message: str) -> None:
         console.print(message, markup=False, highlight=False)
 
-    columns = (
-        TextColumn("tune {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console) as bar:
-        task = bar.add_task(settings.app, total=None, info="loading the model")
+    # The shared bar: live on a terminal, a line a step in a log file.
+    with progress_bar(f"tune {settings.app}") as bar:
+        bar.update(0, None, info="loading the model")
 
         def progress(step: int, total: int, info: dict[str, Any]) -> None:
             text = f"loss {info['loss']:.3f}  lr {info['lr']:.1e}  {info['seconds']:.1f} s/step"
             if info.get("eval_loss") is not None:
                 text += f"  held-out {info['eval_loss']:.3f}"
-            bar.update(task, completed=step, total=total, info=text)
-            if not console.is_terminal:  # a log file gets a line a step instead of a live bar
-                say(f"step {step}/{total}  {text}")
+            bar.update(step, total, info=text)
 
         trainer = Trainer(settings, resume=args.resume, progress=progress, say=say)
         time_limit = args.time_limit * 60 if args.time_limit else None

@@ -58,12 +58,7 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--detect", action="store_true", help="only detect the language of the input and print it")
     parser.add_argument("--list-languages", action="store_true", help="list the known languages and exit")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.add_argument(
-        "--candidates",
-        type=int,
-        default=1,
-        help=CANDIDATES_HELP,
-    )
+    parser.add_argument("--candidates", type=int, default=1, help=CANDIDATES_HELP)
     add_model_args(parser)
     add_generation_args(parser)
     parser.set_defaults(func=run_cli)
@@ -215,12 +210,7 @@ def add_eval_cli(sub: argparse._SubParsersAction) -> None:
         help=f"also score the plain one-line prompt ({BASELINE_PROMPT}) in the same run, on the same model",
     )
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object (last line)")
-    parser.add_argument(
-        "--candidates",
-        type=int,
-        default=1,
-        help=CANDIDATES_HELP,
-    )
+    parser.add_argument("--candidates", type=int, default=1, help=CANDIDATES_HELP)
     add_model_args(parser)
     add_generation_args(parser)
     parser.set_defaults(func=run_eval_cli)
