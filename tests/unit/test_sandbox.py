@@ -85,3 +85,67 @@ def test_the_child_sees_no_host_environment(monkeypatch: pytest.MonkeyPatch) -> 
     code = "import pandas as pd\nresult = pd.io.common.os.environ.get('OPENAI_API_KEY', 'absent')"
     result = sandbox.run_code(code, check=False)
     assert result.ok and result.value == "absent"
+
+
+# -- host-side bounded reading (apps/tables/safe_files.py) ---------------------------------------------
+def test_terminal_safe_strips_sequences_and_keeps_text() -> None:
+    from ganymede.apps.tables.safe_files import terminal_safe
+
+    assert terminal_safe("a\tb\nc") == "a\tb\nc"
+    assert terminal_safe("\x1b[31mred\x1b[0m") == "red"
+    assert terminal_safe("\x1b]0;title\x07after") == "after"
+    assert terminal_safe("\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\") == "link"
+    assert terminal_safe("x\x1b[2J\x1b[Hy") == "xy"
+    assert terminal_safe("bell\x07") == "bell\\x07"
+    assert terminal_safe("over\rwrite\r\n") == "over\\x0dwrite\n"
+    assert terminal_safe("\x9b31m8-bit") == "8-bit"
+    assert terminal_safe("caf\u00e9 \u202eevil") == "caf\u00e9 evil"
+
+
+def test_loads_bounded_limits_depth_and_size() -> None:
+    from ganymede.apps.tables.safe_files import UnsafeInputError, loads_bounded
+
+    assert loads_bounded('{"a": [1, {"b": "[[[["}]}', 1000) == {"a": [1, {"b": "[[[["}]}
+    with pytest.raises(UnsafeInputError, match="nested deeper"):
+        loads_bounded("[" * 100_000 + "]" * 100_000, 10**6)
+    with pytest.raises(UnsafeInputError, match="larger than"):
+        loads_bounded("[" + "1," * 1000 + "1]", 100)
+
+
+def test_zip_bomb_workbook_is_refused(tmp_path) -> None:
+    import zipfile
+
+    from ganymede.apps.tables.safe_files import UnsafeInputError, check_zip_bounded
+
+    path = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"0" * (4 << 20))
+    assert path.stat().st_size < 100_000
+    check_zip_bounded(path, max_bytes=8 << 20)
+    with pytest.raises(UnsafeInputError, match="unpacks to 4 MB"):
+        check_zip_bounded(path, max_bytes=1 << 20)
+
+
+def test_parquet_size_is_known_before_decoding(tmp_path) -> None:
+    from ganymede.apps.tables.safe_files import parquet_decoded_bytes, read_parquet_bounded
+
+    frame = pd.DataFrame({"n": range(1000), "s": ["abc"] * 1000})
+    frame.to_parquet(tmp_path / "t.parquet")
+    assert 8000 <= parquet_decoded_bytes(tmp_path / "t.parquet") < 100_000
+    assert read_parquet_bounded(tmp_path / "t.parquet").equals(pd.read_parquet(tmp_path / "t.parquet"))
+
+
+def test_remove_tree_handles_links_and_unwritable_dirs(tmp_path) -> None:
+    from ganymede.apps.tables.safe_files import remove_tree
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep")
+    top = tmp_path / "top"
+    (top / "a" / "b").mkdir(parents=True)
+    (top / "a" / "b" / "f").write_text("x")
+    (top / "link").symlink_to(tmp_path)
+    (top / "a" / "file-link").symlink_to(outside)
+    (top / "a").chmod(0o500)
+    remove_tree(top)
+    assert not top.exists() and outside.read_text() == "keep"
+    remove_tree(top)  # already gone: nothing to do
