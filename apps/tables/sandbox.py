@@ -186,6 +186,7 @@ PRELOAD_ALIASES = {"pandas": "pd", "numpy": "np"}
 CONFIG_NAME = "sandbox-config.json"
 RESULT_NAME = "sandbox-result.json"
 OUTPUT_CAP = 64 * 1024  # characters of stdout/stderr handed back
+OUTPUT_FLOOD_BYTES = 4 * 2**20  # printed past this, the run is stopped (an output flood is an attack, not a result)
 
 #: exit statuses the sandbox's own processes use (the host reads them, the code cannot undo them)
 EXIT_BLOCKED = 87  # the audit hook refused an operation
@@ -490,20 +491,29 @@ class _Drain(threading.Thread):
     """Reads a pipe to its end, keeping the first `cap` bytes: the child never blocks on a full pipe,
     and the host never holds more than `cap` of what it printed."""
 
-    def __init__(self, fd: int, cap: int) -> None:
+    def __init__(self, fd: int, cap: int, flood: int | None = None) -> None:
         super().__init__(daemon=True)
-        self.fd, self.cap = fd, cap
+        self.fd, self.cap, self.flood = fd, cap, flood
         self.data = bytearray()
         self.truncated = False
+        self.flooded = False
+        self.total = 0
+        #: called once when more than `flood` bytes came: printing is not free work for the host to drain.
+        self.on_flood: Any = None
 
     def run(self) -> None:
         try:
             while chunk := os.read(self.fd, 65536):
+                self.total += len(chunk)
                 room = self.cap - len(self.data)
                 if room > 0:
                     self.data += chunk[:room]
                 if len(chunk) > room:
                     self.truncated = True
+                if self.flood is not None and self.total > self.flood and not self.flooded:
+                    self.flooded = True
+                    if self.on_flood is not None:
+                        self.on_flood()
         except OSError:
             pass
         finally:
@@ -530,7 +540,10 @@ def _execute(workdir: Path, config: dict[str, Any], limits: Limits) -> SandboxRe
     started = time.monotonic()
     pipes = {name: os.pipe() for name in ("status", "violations", "stdout", "stderr")}
     caps = {"status": 64 * 1024, "violations": 64 * 1024, "stdout": limits.output_chars * 4}
-    drains = {name: _Drain(r, caps.get(name, limits.output_chars * 4)) for name, (r, _) in pipes.items()}
+    flood = {"stdout": OUTPUT_FLOOD_BYTES, "stderr": OUTPUT_FLOOD_BYTES}
+    drains = {
+        name: _Drain(r, caps.get(name, limits.output_chars * 4), flood.get(name)) for name, (r, _) in pipes.items()
+    }
     env = _child_env(str(workdir / "in"))
     env["GANYMEDE_SANDBOX_FDS"] = f"{pipes['status'][1]},{pipes['violations'][1]}"
     try:
@@ -548,6 +561,7 @@ def _execute(workdir: Path, config: dict[str, Any], limits: Limits) -> SandboxRe
         for _, write_end in pipes.values():
             os.close(write_end)
     for drain in drains.values():
+        drain.on_flood = lambda: _kill_group(proc)
         drain.start()
     timed_out = False
     try:
@@ -590,7 +604,11 @@ def _execute(workdir: Path, config: dict[str, Any], limits: Limits) -> SandboxRe
     result.isolation, result.violations = layers, violations
     code = proc.returncode
     report = _read_report(workdir / "out" / RESULT_NAME, result)
-    if timed_out:
+    flooded = drains["stdout"].flooded or drains["stderr"].flooded
+    if flooded:
+        result.limit = "output"
+        result.error = f"stopped: it printed more than {OUTPUT_FLOOD_BYTES // 2**20} MB"
+    elif timed_out:
         result.limit, result.error = "wall", f"stopped: it ran longer than the {limits.wall_seconds:g} s time limit"
     elif violations or code in (EXIT_BLOCKED, -signal.SIGSYS):
         # the run ended at the refusal (exit status and the refusal pipe): nothing the code did after counts
