@@ -31,6 +31,9 @@ class GenerationConfig(BaseModel):
     repetition_penalty: float = Field(1.0, ge=0.5, le=2.0)
     seed: int | None = Field(None, ge=0)
     stop: tuple[str, ...] = ()
+    #: Constrain the reply to this JSON schema (llama.cpp: a grammar; OpenAI: response_format). A backend that
+    #: cannot constrain decoding generates freely and the caller parses (core.toolcalls.first_json).
+    json_schema: dict[str, Any] | None = None
 
     @classmethod
     def build(cls, **values: Any) -> GenerationConfig:

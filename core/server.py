@@ -11,7 +11,9 @@ What a client of OpenAI's API expects, and gets here:
 - with an API key (`--api-key` or GANYMEDE_API_KEY) every request needs `Authorization: Bearer KEY`; a
   server on a non-loopback address without one is refused, as `ganymede ui` refuses one without `--auth`.
 
-Local backends hold one KV cache, so concurrent requests queue on the backend's lock instead of failing."""
+A backend with continuous batching (llama.cpp: `submit`) decodes concurrent plain requests together, each
+joining the running batch at the next step; other requests (tools, other backends) queue on the backend's
+lock instead of failing."""
 
 from __future__ import annotations
 
@@ -265,9 +267,24 @@ async def _parse(http_request: Request) -> ChatRequest:
         raise _validation_error(exc) from None
 
 
+def _batched(backend: Backend, request: ChatRequest, config: GenerationConfig) -> Any:
+    """The request queued on the backend's running batch (continuous batching: llama.cpp), or None where the
+    backend has none or the request needs what a batch row lacks (tools, a JSON schema, a long prompt)."""
+    submit = getattr(backend, "submit", None)
+    if submit is None or request.wire_tools():
+        return None
+    return submit(request.wire_messages(), config)
+
+
 def _complete(backend: Backend, request: ChatRequest, config: GenerationConfig) -> Completion:
     try:
         with call_context(app="serve"):
+            handle = _batched(backend, request, config)
+            if handle is not None:
+                try:
+                    return handle.result()
+                finally:
+                    handle.cancel()
             return backend.chat(request.wire_messages(), config, tools=request.wire_tools())
     except ContextWindowExceededError as exc:
         raise APIError(400, str(exc), code="context_length_exceeded", kind="context_length_exceeded") from None
@@ -340,14 +357,24 @@ def _stream_events(backend: Backend, request: ChatRequest, config: GenerationCon
             yield reply.chunk({}, reply.finish_reason(result))
         else:
             with call_context(app="serve"):
-                stream = backend.stream(request.wire_messages(), config)
-            try:
-                for delta in stream:
-                    yield reply.chunk({"content": delta})
-            finally:
-                stream.close()
-            assert stream.completion is not None
-            yield reply.chunk({}, reply.finish_reason(stream.completion))
+                handle = _batched(backend, request, config)
+                stream = backend.stream(request.wire_messages(), config) if handle is None else None
+            if handle is not None:
+                try:
+                    for delta in handle.deltas():
+                        yield reply.chunk({"content": delta})
+                finally:
+                    handle.cancel()  # a client gone: its slot is free at the next step
+                yield reply.chunk({}, reply.finish_reason(handle.completion))
+            else:
+                assert stream is not None
+                try:
+                    for delta in stream:
+                        yield reply.chunk({"content": delta})
+                finally:
+                    stream.close()
+                assert stream.completion is not None
+                yield reply.chunk({}, reply.finish_reason(stream.completion))
     except APIError as exc:
         yield f"data: {json.dumps({'error': {'message': exc.message, 'type': exc.kind, 'code': exc.code}})}\n\n"
     except GanymedeError as exc:

@@ -80,7 +80,22 @@ class Backend(ABC):
         """Tokens in a text, or in messages rendered with the chat template (generation prompt included)."""
 
     def _chat_batch(self, batch: list[list[Message]], config: GenerationConfig) -> list[Completion]:
+        """Rows that share one config; a batching backend overrides this (or `_chat_batch_rows`)."""
         return [self._chat(messages, config, None) for messages in batch]
+
+    def _chat_batch_rows(self, batch: list[list[Message]], configs: list[GenerationConfig]) -> list[Completion]:
+        """Each row with its own (already fitted) config. By default rows whose configs differ only in the
+        token budget go to `_chat_batch` together with the tightest budget among them (a backend that batches
+        only shared configs still batches them); rows with a config of their own (a seed each) go one at a time."""
+        groups: dict[str, list[int]] = {}
+        for i, config in enumerate(configs):
+            groups.setdefault(config.model_copy(update={"max_new_tokens": 1}).model_dump_json(), []).append(i)
+        results: list[Completion | None] = [None] * len(batch)
+        for rows in groups.values():
+            shared = min((configs[i] for i in rows), key=lambda c: c.max_new_tokens)
+            for i, completion in zip(rows, self._chat_batch([batch[i] for i in rows], shared), strict=True):
+                results[i] = completion
+        return [r for r in results if r is not None]
 
     # -- the public protocol --------------------------------------------------------------------
     def chat(
@@ -137,17 +152,32 @@ class Backend(ABC):
         return Stream(deltas(), finish)
 
     def chat_batch(
-        self, batch: list[list[Message]] | list[list[dict[str, Any]]], config: GenerationConfig | None = None
+        self,
+        batch: list[list[Message]] | list[list[dict[str, Any]]],
+        config: GenerationConfig | Sequence[GenerationConfig] | None = None,
     ) -> list[Completion]:
-        config = config or GenerationConfig()
+        """One completion per conversation, in order. `config` is one config for every row, or a sequence
+        of one config per row (the same prompt with a different seed each, for sampled candidates)."""
+        if config is None or isinstance(config, GenerationConfig):
+            configs = [config or GenerationConfig()] * len(batch)
+        else:
+            configs = list(config)
+            if len(configs) != len(batch):
+                raise ValueError(f"chat_batch got {len(batch)} conversations but {len(configs)} configs")
         prepared = [normalize(m) for m in batch]
-        fitted = [self._fit(m, config, None) for m in prepared]
-        # One batch shares one config: use the tightest token budget any prompt allows.
-        config = min(fitted, key=lambda c: c.max_new_tokens) if fitted else config
-        with self.lock:
-            results = self._chat_batch(prepared, config)
-        for msgs, result in zip(prepared, results, strict=True):
-            self._log(msgs, config, result.text, result=result)
+        fitted = [self._fit(m, c, None) for m, c in zip(prepared, configs, strict=True)]
+        if not prepared:
+            return []
+        start = time.perf_counter()
+        try:
+            with self.lock:
+                results = self._chat_batch_rows(prepared, fitted)
+        except Exception as exc:
+            for msgs, c in zip(prepared, fitted, strict=True):
+                self._log(msgs, c, "", error=str(exc), seconds=time.perf_counter() - start)
+            raise
+        for msgs, c, result in zip(prepared, fitted, results, strict=True):
+            self._log(msgs, c, result.text, result=result)
         return results
 
     def describe(self) -> str:

@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ganymede.core import settings
-from ganymede.core.backends.base import Backend, Tools
+from ganymede.core import calllog, settings
+from ganymede.core.backends.base import Backend, Messages, Tools
+from ganymede.core.backends.llamacpp_batch import BatchedRequest, BatchEngine, ContinuousBatcher, Row, shared_prefix
+from ganymede.core.backends.prompt_cache import (
+    MIN_PREFIX_TOKENS,
+    PromptCache,
+    default_folder,
+    file_identity,
+    fixed_message_count,
+)
 from ganymede.core.backends.refs import ModelRef
 from ganymede.core.errors import BackendUnavailableError
 from ganymede.core.generation import GenerationConfig
-from ganymede.core.messages import Completion, Message, Usage
+from ganymede.core.messages import Completion, Message, Usage, normalize
 from ganymede.core.toolcalls import parse_tool_calls, tool_names
+
+#: Sequences decoded together by `chat_batch`. On 2 cores throughput stops rising at about this many (see
+#: docs/benchmarks.md, `ganymede bench batch-size`); GANYMEDE_BATCH or the backend option batch_size change it.
+DEFAULT_BATCH_SIZE = 8
+#: Upper bound on the KV cells (all slots together) a batch context allocates: bounded memory for long prompts.
+MAX_BATCH_CELLS = 32768
+#: Tokens (prompt + reply) a request served by continuous batching may use; longer ones take the lock instead.
+SERVE_SLOT_CONTEXT = 2048
 
 
 def amx_in_build() -> bool:
@@ -64,6 +82,8 @@ def gguf_path(ref: ModelRef) -> Path:
 
 class LlamaCppBackend(Backend):
     name = "llamacpp"
+    #: GenerationConfig.json_schema is enforced while decoding (a grammar), so constrained replies always parse.
+    constrained_json = True
 
     def __init__(
         self,
@@ -82,6 +102,7 @@ class LlamaCppBackend(Backend):
                 f"llama-cpp-python is not installed ({exc})", "run `make setup` or `pip install llama-cpp-python`"
             ) from None
         path = gguf_path(ref)
+        self.model_path = path
         self.model_id = ref.raw
         lora: dict[str, Any] = {}
         if adapter:
@@ -90,6 +111,7 @@ class LlamaCppBackend(Backend):
             # A PEFT adapter folder is converted once to a GGUF LoRA that llama.cpp applies on the quantized model.
             lora["lora_path"] = str(gguf_adapter(adapter, path))
             self.model_id = f"{ref.raw}+{adapter}"
+        self.adapter_path: str | None = lora.get("lora_path")
         extra_buffers = {} if not amx_in_build() else {"use_extra_bufts": False}
         try:
             with model_params(**extra_buffers):
@@ -143,18 +165,81 @@ class LlamaCppBackend(Backend):
             "repeat_penalty": config.repetition_penalty,
             "stop": list(config.stop) or None,
             "seed": config.seed,
+            **({"grammar": self._grammar(config.json_schema)} if config.json_schema else {}),
         }
 
-    def _prepare(self, config: GenerationConfig) -> None:
+    def _grammar(self, schema: dict[str, Any]) -> Any:
+        """The GBNF grammar of a JSON schema, built once per schema (a tool loop asks for the same ones)."""
+        import json
+
+        from llama_cpp import LlamaGrammar
+
+        key = json.dumps(schema, sort_keys=True)
+        cache: dict[str, Any] = self.__dict__.setdefault("_grammars", {})
+        if key not in cache:
+            # Unsorted: the grammar writes properties in the schema's order (a decision before its arguments).
+            cache[key] = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+        return cache[key]
+
+    def _prepare(self, config: GenerationConfig, messages: list[Message], tools: Tools) -> None:
         """A seeded sampled call starts from an empty KV cache. Reusing the cached prompt prefix evaluates the
         prompt's tail in a smaller batch, whose float sums differ in the last bits; at temperature > 0 that is
-        enough to change the sampled text, and a seed promises the same text every time."""
+        enough to change the sampled text, and a seed promises the same text every time.
+        Any other call first makes sure its fixed prefix is in the KV cache, from the on-disk prompt cache when
+        an earlier process saved it (see prompt_cache.py)."""
         if config.seed is not None and not config.is_greedy:
             self.llm.reset()
+            return
+        self._restore_prefix(messages, tools)
+
+    def _restore_prefix(self, messages: list[Message], tools: Tools) -> None:
+        """Bring the fixed prefix of `messages` into the context: already there (an earlier call), loaded from
+        the prompt cache, or evaluated now and saved for the next process. `create_completion` then evaluates
+        only the rest of the prompt."""
+        cache = self.prompt_cache
+        count = fixed_message_count(messages)
+        if cache is None or not cache.enabled or count == 0:
+            return
+        full = self.prompt_tokens(self.render(messages, tools))
+        fixed = self.prompt_tokens(self.render(messages[:count], tools))
+        n = shared_prefix([full, fixed]) if count < len(messages) else min(len(fixed), len(full)) - 1
+        if n < MIN_PREFIX_TOKENS:
+            return
+        prefix = full[:n]
+        llm = self.llm
+        held = 0
+        for a, b in zip(llm.input_ids[: min(llm.n_tokens, n)].tolist(), prefix, strict=False):
+            if a != b:
+                break
+            held += 1
+        if held == n:
+            return
+        if cache.load_into(llm, prefix):
+            return
+        llm.n_tokens = held
+        llm.eval(prefix[held:])  # drops the cells after `held` first, then evaluates the rest of the prefix
+        cache.save_from(llm, prefix)
+
+    @functools.cached_property
+    def prompt_cache(self) -> PromptCache | None:
+        if self.options.get("prompt_cache") is False:
+            return None
+        import llama_cpp
+
+        params = self.llm.context_params
+        identity = {
+            **file_identity(self.model_path),
+            "adapter": self.adapter_path,
+            "llama_cpp": llama_cpp.__version__,
+            "type_k": int(params.type_k),
+            "type_v": int(params.type_v),
+            "flash_attn": int(getattr(params, "flash_attn_type", getattr(params, "flash_attn", 0))),
+        }
+        return PromptCache(default_folder(), identity)
 
     def _chat(self, messages: list[Message], config: GenerationConfig, tools: Tools) -> Completion:
         start = time.perf_counter()
-        self._prepare(config)
+        self._prepare(config, messages, tools)
         out = self.llm.create_completion(self.render(messages, tools), **self._sampling(config))
         choice = out["choices"][0]
         text, calls = parse_tool_calls(choice["text"], tool_names(tools)) if tools else (choice["text"], [])
@@ -173,8 +258,110 @@ class LlamaCppBackend(Backend):
         )
 
     def _stream(self, messages: list[Message], config: GenerationConfig, tools: Tools) -> Iterator[str]:
-        self._prepare(config)
+        self._prepare(config, messages, tools)
         for chunk in self.llm.create_completion(self.render(messages, tools), stream=True, **self._sampling(config)):
             delta = chunk["choices"][0]["text"]
             if delta:
                 yield delta
+
+    # -- batched generation ----------------------------------------------------------------------
+    @property
+    def batch_size(self) -> int:
+        value = self.options.get("batch_size") or os.environ.get("GANYMEDE_BATCH") or DEFAULT_BATCH_SIZE
+        return max(1, int(value))
+
+    def prompt_tokens(self, prompt: str) -> list[int]:
+        """The tokens `create_completion` evaluates for a prompt text (BOS only where the model asks for it)."""
+        tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        bos = self.llm.token_bos()
+        if self.llm._model.add_bos_token() and bos != -1:
+            tokens = [bos, *tokens]
+        return tokens
+
+    def _chat_batch(self, batch: list[list[Message]], config: GenerationConfig) -> list[Completion]:
+        return self._chat_batch_rows(batch, [config] * len(batch))
+
+    def _chat_batch_rows(self, batch: list[list[Message]], configs: list[GenerationConfig]) -> list[Completion]:
+        # A grammar-constrained reply (json_schema) needs llama-cpp-python's grammar sampler: one at a time.
+        if len(batch) < 2 or self.batch_size < 2 or any(getattr(c, "json_schema", None) for c in configs):
+            return [self._chat(m, c, None) for m, c in zip(batch, configs, strict=True)]
+        start = time.perf_counter()
+        n_ctx = self.context_window
+        rows = []
+        for messages, config in zip(batch, configs, strict=True):
+            tokens = self.prompt_tokens(self.render(messages))
+            budget = config.max_new_tokens
+            budget = budget if budget + len(tokens) < n_ctx else n_ctx - len(tokens)
+            rows.append(Row(tokens=tokens, config=config, max_tokens=budget))
+        self.generate_rows(rows)
+        elapsed = time.perf_counter() - start
+        return [
+            Completion(
+                text=row.text.decode("utf-8", errors="ignore"),
+                model=self.model_id,
+                usage=Usage(prompt_tokens=len(row.tokens), completion_tokens=len(row.completion), seconds=elapsed),
+                finish_reason=row.finish_reason or "stop",
+            )
+            for row in rows
+        ]
+
+    def engine(self, slots: int, slot_ctx: int) -> BatchEngine:
+        """A batch context with at least `slots` sequences of `slot_ctx` tokens; kept between calls (creating
+        one allocates its KV cache), replaced when a call needs more."""
+        current: BatchEngine | None = getattr(self, "_engine", None)
+        if current is not None and current.slots >= slots and current.slot_ctx >= slot_ctx:
+            return current
+        if current is not None:
+            current.close()
+        self._engine = BatchEngine(self.llm, slots, slot_ctx)
+        return self._engine
+
+    def generate_rows(self, rows: list[Row]) -> None:
+        """Complete rows together: the prefix they share evaluated once, `batch_size` sequences per step."""
+        need = max(len(r.tokens) + r.max_tokens for r in rows)
+        slot_ctx = -(-need // 256) * 256  # llama.cpp rounds each stream up to a multiple of 256
+        slots = max(1, min(self.batch_size, len(rows), MAX_BATCH_CELLS // slot_ctx - 1))
+        engine = self.engine(slots, slot_ctx)
+        prefix = shared_prefix([r.tokens for r in rows])
+        engine.set_prefix(rows[0].tokens[:prefix])
+        engine.run(rows)
+
+    # -- continuous batching (ganymede serve) -------------------------------------------------------
+    @functools.cached_property
+    def batcher(self) -> ContinuousBatcher:
+        slot_ctx = min(self.context_window, SERVE_SLOT_CONTEXT)
+        slots = max(1, min(self.batch_size, MAX_BATCH_CELLS // slot_ctx - 1))
+        return ContinuousBatcher(lambda: BatchEngine(self.llm, slots, slot_ctx))
+
+    def submit(self, messages: Messages, config: GenerationConfig) -> BatchedRequest | None:
+        """Queue a plain chat request (no tools, no JSON schema) on the running batch: it joins at the next
+        step instead of waiting for the model's lock. None when it cannot be batched (the caller then uses
+        `chat`/`stream`); a prompt too long for the window raises ContextWindowExceededError as `chat` does."""
+        if config.json_schema:
+            return None
+        msgs = normalize(messages)
+        config = self._fit(msgs, config, None)
+        tokens = self.prompt_tokens(self.render(msgs))
+        budget = config.max_new_tokens
+        budget = budget if budget + len(tokens) < self.context_window else self.context_window - len(tokens)
+        if len(tokens) + budget > min(self.context_window, SERVE_SLOT_CONTEXT):
+            return None
+        start = time.perf_counter()
+        labels = calllog.current_labels()
+
+        def finish(row: Row) -> Completion:
+            completion = Completion(
+                text=row.text.decode("utf-8", errors="ignore"),
+                model=self.model_id,
+                usage=Usage(
+                    prompt_tokens=len(row.tokens),
+                    completion_tokens=len(row.completion),
+                    seconds=time.perf_counter() - start,
+                ),
+                finish_reason=row.finish_reason or "stop",
+            )
+            with calllog.call_context(**labels):
+                self._log(msgs, config, completion.text, result=completion)
+            return completion
+
+        return self.batcher.submit(Row(tokens=tokens, config=config, max_tokens=budget), finish)

@@ -76,6 +76,12 @@ class OpenAIBackend(Backend):
             params["seed"] = config.seed
         if tools:
             params["tools"] = list(tools)
+        if config.json_schema:
+            # The server constrains the reply (OpenAI structured outputs; vLLM and llama.cpp server accept it too).
+            params["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "reply", "schema": config.json_schema},
+            }
         if self.base_url:
             # vLLM, llama.cpp server and Ollama accept these; api.openai.com rejects unknown fields.
             params["extra_body"] = {"top_k": config.top_k, "repetition_penalty": config.repetition_penalty}
