@@ -15,6 +15,7 @@ from typing import Any
 
 from ganymede.core.errors import InputFileError
 from ganymede.core.fileio import jsonl_records
+from ganymede.core.subtitles import TIMING, cues
 
 FORMATS = ("txt", "json", "jsonl", "csv", "srt", "vtt")
 EXTENSIONS = {f".{fmt}": fmt for fmt in FORMATS}
@@ -24,7 +25,6 @@ REFERENCE_FIELDS = ("summary", "summary1", "summary2", "summary3")
 # "Speaker: text": a short label without sentence punctuation, so "Note: the time is 3:30" style prose
 # lines with long prefixes are not taken for speakers.
 _SPEAKER_LINE = re.compile(r"^\s*(#?[^\s:#][^:\n]{0,40}?#?|#[^#:\n]{1,30}#)\s*:\s?(.*)$")
-_TIMESTAMP = re.compile(r"^\s*(\d{1,2}:)?\d{1,2}:\d{2}[.,]\d{1,3}\s*-->\s*(\d{1,2}:)?\d{1,2}:\d{2}[.,]\d{1,3}")
 _VTT_VOICE = re.compile(r"^<v(?:\.[^\s>]+)*\s+([^>]+)>(.*?)(?:</v>)?$")
 _TAG = re.compile(r"<[^>]+>")
 
@@ -194,27 +194,11 @@ def _cue_turns(lines: Iterable[str]) -> list[Turn]:
 
 
 def read_subtitles(text: str, path: str) -> list[Dialogue]:
-    """SRT or WebVTT cues, timestamps and numbering dropped; consecutive lines of one speaker are merged."""
+    """SRT or WebVTT cues (core/subtitles.py, the reader the translator uses too), timestamps and numbering
+    dropped; consecutive lines of one speaker are merged."""
     turns: list[Turn] = []
-    block: list[str] = []
-    in_cue = False
-    skipping_note = False
-    for raw in [*text.splitlines(), ""]:
-        line = raw.strip("\ufeff").rstrip()
-        if not line.strip():
-            if in_cue:
-                turns.extend(_cue_turns(block))
-            block, in_cue, skipping_note = [], False, False
-            continue
-        if skipping_note or line.startswith(("WEBVTT", "NOTE", "STYLE", "REGION")):
-            skipping_note = not line.startswith("WEBVTT")
-            continue
-        if _TIMESTAMP.match(line):
-            in_cue = True
-            block = []
-            continue
-        if in_cue:
-            block.append(line)
+    for cue in cues(text):
+        turns.extend(_cue_turns(row.rstrip() for row in cue.body.split("\n") if row.strip()))
     merged: list[Turn] = []
     for turn in turns:
         if (
@@ -240,7 +224,7 @@ def sniff_format(text: str, suffix: str) -> str:
         return by_ext
     if head.startswith("WEBVTT"):
         return "vtt"
-    if any(_TIMESTAMP.match(line) for line in head.splitlines()[:4]):
+    if any(TIMING.match(line) for line in head.splitlines()[:4]):
         return "srt"
     if head.startswith("["):
         return "json"

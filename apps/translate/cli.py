@@ -59,6 +59,13 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--list-languages", action="store_true", help="list the known languages and exit")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--candidates", type=int, default=1, help=CANDIDATES_HELP)
+    parser.add_argument(
+        "--formality",
+        choices=["auto", "formal", "informal"],
+        default="auto",
+        help="form of address held across the document (Sie/du, vous/tu, ...); auto: formal where the target "
+        "language has the distinction",
+    )
     add_model_args(parser)
     add_generation_args(parser)
     parser.set_defaults(func=run_cli)
@@ -127,6 +134,7 @@ def run_cli(args: argparse.Namespace) -> int:
                 config,
                 progress=lambda done, total: bar.update(done, total),
                 candidates=args.candidates,
+                formality=args.formality,
             )
     except GanymedeError as exc:
         raise _in_flags(exc) from None
@@ -178,6 +186,7 @@ def _run_files(args: argparse.Namespace, files: list[str], missing: list[str]) -
                     many,
                     progress=lambda done, total, bar=bar: bar.update(done, total),
                     candidates=args.candidates,
+                    formality=args.formality,
                 )
             except GanymedeError as exc:  # one bad file is reported; the batch goes on
                 result = FileResult(Path(item), error=f"{item}: {_in_flags(exc)}")
@@ -187,8 +196,7 @@ def _run_files(args: argparse.Namespace, files: list[str], missing: list[str]) -
             print(f"error: {result.error}", file=sys.stderr)
             continue
         detected = f" (detected {result.detection.describe()})" if result.detection else ""
-        reused = f", {result.reused} resumed" if result.reused else ""
-        print(f"{result.path} -> {result.output}: {result.segments} segments{reused}{detected}", file=sys.stderr)
+        print(f"{result.path} -> {result.output}: {result.summary()}{detected}", file=sys.stderr)
         for issue in result.issues:
             print(f"  warning: {issue}", file=sys.stderr)
     if args.json:

@@ -23,11 +23,23 @@ class UnknownLanguageError(GanymedeError):
 class Language:
     code: str  # ISO 639-1 where there is one
     iso3: str  # ISO 639-3
-    name: str  # English name, as the prompt writes it
+    name: str  # English name of the language
     aliases: tuple[str, ...] = field(default=())
+    # Region and/or script of a BCP-47 tag (pt-BR, zh-Hant): "Brazil", "Traditional"; `code` is then the tag.
+    variant: str = ""
+
+    @property
+    def label(self) -> str:
+        """The name the prompt uses: "Portuguese (Brazil)", "Chinese (Traditional)", or just "German"."""
+        return f"{self.name} ({self.variant})" if self.variant else self.name
+
+    @property
+    def base(self) -> str:
+        """The language subtag alone (pt for pt-BR)."""
+        return self.code.split("-", 1)[0]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.code})"
+        return f"{self.label} ({self.code})"
 
 
 # (ISO 639-1, ISO 639-3, English name, other spellings: ISO 639-2/B codes, native names)
@@ -88,15 +100,58 @@ def _index() -> dict[str, Language]:
     return index
 
 
+#: English names of the scripts and regions a translation target commonly names (used when langcodes has no
+#: language_data package to look names up in).
+_SCRIPTS = {"Hans": "Simplified", "Hant": "Traditional", "Latn": "Latin", "Cyrl": "Cyrillic", "Arab": "Arabic"}
+_REGIONS = {
+    "BR": "Brazil", "PT": "Portugal", "AO": "Angola", "MZ": "Mozambique", "ES": "Spain", "MX": "Mexico",
+    "AR": "Argentina", "CO": "Colombia", "CL": "Chile", "419": "Latin America", "US": "United States",
+    "GB": "United Kingdom", "AU": "Australia", "CA": "Canada", "IN": "India", "IE": "Ireland", "NZ": "New Zealand",
+    "FR": "France", "BE": "Belgium", "CH": "Switzerland", "DE": "Germany", "AT": "Austria", "IT": "Italy",
+    "NL": "Netherlands", "CN": "China", "TW": "Taiwan", "HK": "Hong Kong", "MO": "Macau", "SG": "Singapore",
+    "RS": "Serbia", "BA": "Bosnia and Herzegovina", "ME": "Montenegro",
+}  # fmt: skip
+_TAG = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})+")
+
+
+def _variant(tag: str) -> tuple[str, str] | None:
+    """(normalized tag, "Script, Region" in English) for a BCP-47 tag with subtags, or None if it is not one.
+    langcodes parses and normalizes the tag (zh-hant-tw -> zh-Hant-TW, zh-CN keeps its region)."""
+    try:
+        import langcodes
+    except ImportError:  # the pip-installed dependency is missing: parse the common shapes by hand
+        parts = tag.split("-")
+        script = next((p.title() for p in parts[1:] if len(p) == 4 and p.isalpha()), None)
+        region = next((p.upper() for p in parts[1:] if len(p) == 2 or (len(p) == 3 and p.isdigit())), None)
+    else:
+        try:
+            parsed = langcodes.Language.get(tag, normalize=False)
+        except (ValueError, langcodes.tag_parser.LanguageTagError):
+            return None
+        script, region = parsed.script, parsed.territory
+    if not script and not region:
+        return None
+    names = [_SCRIPTS.get(script, script) if script else "", _REGIONS.get(region, region) if region else ""]
+    subtags = [s for s in (script, region) if s]
+    return "-".join([tag.split("-", 1)[0], *subtags]), ", ".join(n for n in names if n)
+
+
 def resolve(name_or_code: str) -> Language:
-    """A Language from an ISO 639-1/639-3 code, a BCP-47 tag (`pt-BR`, `zho-CN`) or an English name."""
+    """A Language from an ISO 639-1/639-3 code, a BCP-47 tag or an English name. A tag keeps its script and
+    region (`pt-BR` is Portuguese (Brazil), code pt-BR; `zh-Hant` Chinese (Traditional)), so the prompt can say
+    which variety to write."""
     key = " ".join(name_or_code.strip().casefold().replace("_", "-").split())
     index = _index()
     if key in index:
         return index[key]
     base = re.split(r"[-\s]", key, maxsplit=1)[0]  # region/script subtags: pt-BR, zh-Hans, zho-CN
-    if base in index and re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]{2,8})+", key):
-        return index[base]
+    if base in index and _TAG.fullmatch(key):
+        lang = index[base]
+        found = _variant(f"{lang.code}-{key.split('-', 1)[1]}")
+        if found is None:
+            return lang
+        code, variant = found
+        return Language(code, lang.iso3, lang.name, lang.aliases, variant)
     names = {lang.name.casefold(): lang.name for lang in LANGUAGES}
     close = [names[n] for n in difflib.get_close_matches(key, list(names), n=3, cutoff=0.6)]
     hint = f"did you mean {' or '.join(close)}?" if close else "use an ISO code (de, fra) or an English name (German)"

@@ -9,13 +9,15 @@ formats.py, glossaries in glossary.py."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ganymede.apps.translate import languages
 from ganymede.apps.translate.glossary import Glossary, GlossaryEntry
 from ganymede.apps.translate.languages import Detection, Language
+from ganymede.apps.translate.markdown import PLACEHOLDER
 from ganymede.core.calllog import call_context
 from ganymede.core.errors import GanymedeError
 from ganymede.core.generation import GenerationConfig
@@ -26,6 +28,12 @@ if TYPE_CHECKING:
 
 PROMPT = "translate"
 BASELINE_PROMPT = "translate_baseline"
+#: several short segments of a document in one request, as numbered lines (prompts/translate_list.yaml)
+LIST_PROMPT = "translate_list"
+LIST_SEGMENTS = 8
+LIST_TOKENS = 200
+#: requests per chat_batch call: a batched decode's speed-up levels off around here on CPU
+BATCH = 8
 #: replies may be this many times longer (in tokens) than the source, plus a margin: German runs long.
 LENGTH_FACTOR = 2.5
 LENGTH_MARGIN = 32
@@ -90,7 +98,10 @@ def chunk_segment(text: str, count_tokens: Callable[[str], int], budget: int) ->
 # -- prompt ------------------------------------------------------------------------------------------
 def examples_for(spec: PromptSpec, target: Language, source: Language) -> list[dict[str, str]]:
     """Worked examples into the target language (from English, the examples' source); none for other pairs,
-    where showing a different language would pull the reply towards it."""
+    where showing a different language would pull the reply towards it. A regional or script variety (pt-BR,
+    zh-Hant) gets none either: the examples are written in one variety and would pull towards it."""
+    if target.variant:
+        return []
     return [e for e in spec.examples if e["target"] == target.name and e["source"] == source.name]
 
 
@@ -101,11 +112,20 @@ def build_messages(
     target: Language,
     glossary: Glossary | None = None,
     shots: int | None = None,
+    notes: str = "",
 ) -> list[dict[str, str]]:
-    variables = {"source": source.name, "target": target.name, "text": text, "notes": ""}
+    """`notes`: instructions for the whole document (the form of address, what a retry must keep). They go at
+    the end of the system prompt, not into the user turn: a small model translates an instruction that sits
+    beside the text as if it were text, and a system prompt shared by every request keeps its cached prefix.
+    A prompt without a system prompt (the plain baseline) gets them on its instruction line."""
+    variables = {"source": source.label, "target": target.label, "text": text, "notes": ""}
     if glossary:
         variables["notes"] = glossary.notes(text)
-    return spec.render(variables, shots=shots, examples=examples_for(spec, target, source))
+    examples = examples_for(spec, target, source)
+    if notes and spec.system:
+        return spec.render(variables, shots=shots, examples=examples, system=spec.system + "\n\n" + notes.strip())
+    variables["notes"] = notes + variables["notes"]
+    return spec.render(variables, shots=shots, examples=examples)
 
 
 # -- model call ----------------------------------------------------------------------------------------
@@ -127,6 +147,11 @@ class Translation:
         }
 
 
+Request = tuple[list[dict[str, str]], GenerationConfig]
+#: requests, and what to do with their replies (returns follow-up units)
+Unit = tuple[list[Request], Callable[[list[str]], list[Any]]]
+
+
 class Translator:
     """Translates strings for one backend, language pair, prompt and glossary (reusable across segments)."""
 
@@ -140,11 +165,15 @@ class Translator:
         prompt: str = PROMPT,
         clean: bool | None = None,
         candidates: int = 1,
+        formality: str | None = None,
     ) -> None:
         """`candidates` > 1: several translations, and the one that agrees most with the others
         (minimum-Bayes-risk selection under chrF) wins; costs `candidates` times the generation time. The
         pool is the greedy translation, the greedy translation under the plain one-line prompt (a second
-        prompt makes errors less correlated than sampling alone does: multi-prompt MBR), then samples."""
+        prompt makes errors less correlated than sampling alone does: multi-prompt MBR), then samples.
+        `formality`: "formal" or "informal" (see formality.py), stated in every prompt; None says nothing
+        (the sentence benchmark's prompt)."""
+        from ganymede.apps.translate import formality as voice
         from ganymede.core.prompts import load_prompt
 
         self.backend = backend
@@ -159,15 +188,25 @@ class Translator:
             raise GanymedeError(f"candidates must be at least 1, not {candidates}")
         self.candidates = candidates
         self.second_prompt = load_prompt(BASELINE_PROMPT) if candidates > 1 and prompt != BASELINE_PROMPT else None
+        self.formality = formality
+        self.notes = voice.note(formality, target.code)
+        # Several short segments per request (numbered lines) only with the document prompt and one candidate:
+        # MBR needs each segment's own candidates, and the plain prompt is a measured baseline.
+        self.list_spec = load_prompt(LIST_PROMPT) if candidates == 1 and prompt == PROMPT else None
 
-    def _requests(self, text: str) -> list[tuple[list[dict[str, str]], GenerationConfig]]:
-        """(messages, settings) for each candidate, greedy first."""
-        messages = build_messages(self.spec, text, self.source, self.target, self.glossary)
+    def _limit(self, text: str, config: GenerationConfig | None = None) -> GenerationConfig:
+        config = config or self.config
         limit = int(self.backend.count_tokens(text) * LENGTH_FACTOR) + LENGTH_MARGIN
-        config = self.config.merged(max_new_tokens=min(self.config.max_new_tokens, limit))
+        return config.merged(max_new_tokens=min(config.max_new_tokens, limit))
+
+    def _requests(self, text: str, notes: str = "") -> list[tuple[list[dict[str, str]], GenerationConfig]]:
+        """(messages, settings) for each candidate, greedy first."""
+        notes = self.notes + notes
+        messages = build_messages(self.spec, text, self.source, self.target, self.glossary, notes=notes)
+        config = self._limit(text)
         requests = [(messages, config)]
         if self.second_prompt is not None:
-            second = build_messages(self.second_prompt, text, self.source, self.target, self.glossary)
+            second = build_messages(self.second_prompt, text, self.source, self.target, self.glossary, notes=notes)
             requests.append((second, config))
         seed = config.seed or 0
         while len(requests) < self.candidates:
@@ -176,30 +215,186 @@ class Translator:
             requests.append((messages, sampled))
         return requests
 
-    def _one(self, text: str) -> str:
+    def _generate(self, requests: list[tuple[list[dict[str, str]], GenerationConfig]]) -> list[str]:
+        """Replies to `requests`, BATCH at a time through `chat_batch` (one batched decode where the backend
+        has one). Greedy rows of one slice share the slice's largest token budget, so the backend can decode
+        them together; greedy decoding stops at the end of each reply, so the budget only caps runaways."""
+        replies: list[str] = []
+        with call_context(app="translate", template=self.spec.name):
+            for start in range(0, len(requests), BATCH):
+                rows = requests[start : start + BATCH]
+                budget = max(config.max_new_tokens for _, config in rows)
+                configs = [config.merged(max_new_tokens=budget) if config.is_greedy else config for _, config in rows]
+                done = self.backend.chat_batch([messages for messages, _ in rows], configs)
+                replies.extend(completion.text for completion in done)
+        return replies
+
+    def _pick(self, text: str, replies: list[str]) -> str:
+        cleaned = [clean_reply(reply, text) if self.clean else reply.strip() for reply in replies]
+        if len(cleaned) == 1:
+            return cleaned[0]
         from ganymede.apps.evaluation.mt import consensus_index
 
-        replies = []
-        with call_context(app="translate", template=self.spec.name):
-            for messages, config in self._requests(text):
-                reply = self.backend.chat(messages, config).text
-                replies.append(clean_reply(reply, text) if self.clean else reply.strip())
         # A glossary is a hard constraint: candidates that break it only vote when none keeps it.
-        keeping = [r for r in replies if not self.missing_terms(text, r)] or replies
+        keeping = [r for r in cleaned if not self.missing_terms(text, r)] or cleaned
         return keeping[consensus_index(keeping)]
 
-    def translate(self, text: str) -> str:
+    def _one(self, text: str, notes: str = "") -> str:
+        return self._pick(text, self._generate(self._requests(text, notes)))
+
+    def translate(self, text: str, notes: str = "") -> str:
         """One segment (a paragraph, a subtitle cue, a cell): blank or symbol-only text passes through, and a
-        segment over the budget is translated sentence group by sentence group."""
+        segment over the budget is translated sentence group by sentence group. `notes`: extra instructions
+        for this segment (a retry says what the first attempt got wrong)."""
         if not any(ch.isalpha() for ch in text):
             return text
         lead = text[: len(text) - len(text.lstrip())]
         trail = text[len(text.rstrip()) :]
         chunks = chunk_segment(text.strip(), self.backend.count_tokens, self.budget)
-        return lead + " ".join(self._one(chunk) for chunk in chunks) + trail
+        return lead + " ".join(self._one(chunk, notes) for chunk in chunks) + trail
+
+    def translate_many(
+        self, texts: Sequence[str], done: Callable[[int, str], None] | None = None, notes: str = ""
+    ) -> list[str]:
+        """Many segments of one document, in order. Short one-line segments go several to a request as numbered
+        lines (a reply whose numbering does not match falls back to one request per segment); requests go
+        BATCH at a time through `chat_batch`. `done(i, translation)` is called as each segment is finished, so
+        an interruption loses at most one batch. `notes` (a retry's instructions) sends each segment alone."""
+        results: list[str | None] = [None] * len(texts)
+
+        def finish(i: int, translation: str) -> None:
+            results[i] = translation
+            if done:
+                done(i, translation)
+
+        def single(i: int) -> Unit:
+            chunks = chunk_segment(texts[i].strip(), self.backend.count_tokens, self.budget)
+            requests = [r for chunk in chunks for r in self._requests(chunk, notes)]
+
+            def complete(replies: list[str]) -> list[Unit]:
+                n = self.candidates
+                parts = [self._pick(chunk, replies[k * n : (k + 1) * n]) for k, chunk in enumerate(chunks)]
+                finish(i, self._restore_space(texts[i], " ".join(parts)))
+                return []
+
+            return requests, complete
+
+        def packed(group: list[int]) -> Unit:
+            def complete(replies: list[str]) -> list[Unit]:
+                lines = parse_numbered(replies[0], len(group))
+                if lines is None:  # the model merged, split or renumbered lines: one request each
+                    return [single(i) for i in group]
+                again = []
+                for i, line in zip(group, lines, strict=True):
+                    if _echoed(texts[i], line):  # copied through untranslated: a request of its own does better
+                        again.append(single(i))
+                        continue
+                    finish(i, self._restore_space(texts[i], clean_reply(line, texts[i]) if self.clean else line))
+                return again
+
+            return [self._list_request([texts[i] for i in group])], complete
+
+        packable: list[int] = []
+        units: list[tuple[int, Unit]] = []
+        for i, text in enumerate(texts):
+            if not any(ch.isalpha() for ch in text):
+                finish(i, text)
+            elif self.list_spec is not None and not notes and "\n" not in text.strip() and self._fits_list(text):
+                packable.append(i)
+            else:
+                units.append((i, single(i)))
+        lists = []
+        for group in self._groups(texts, packable):
+            (lists if len(group) > 1 else units).append(
+                (group[0], packed(group) if len(group) > 1 else single(group[0]))
+            )
+        # numbered-lines requests first, then single ones: a batch of one prompt shares its whole
+        # system-and-examples prefix, which the backend evaluates once for all its rows
+        self._run(
+            [unit for _, unit in sorted(lists, key=lambda u: u[0])]
+            + [unit for _, unit in sorted(units, key=lambda u: u[0])]
+        )
+        return [r if r is not None else texts[i] for i, r in enumerate(results)]
+
+    def _run(self, units: list[Unit]) -> None:
+        """Requests of whole units, about BATCH a `chat_batch` call; a unit's follow-ups (a numbered reply that
+        did not parse becomes one unit per segment) join the queue."""
+        pending = deque(units)
+        while pending:
+            chosen: list[Unit] = []
+            rows = 0
+            while pending and (
+                not chosen or (rows + len(pending[0][0]) <= BATCH and _system(pending[0]) == _system(chosen[0]))
+            ):
+                unit = pending.popleft()
+                chosen.append(unit)
+                rows += len(unit[0])
+            replies = iter(self._generate([r for requests, _ in chosen for r in requests]))
+            for requests, complete in chosen:
+                pending.extend(complete([next(replies) for _ in requests]))
+
+    @staticmethod
+    def _restore_space(source: str, translation: str) -> str:
+        lead = source[: len(source) - len(source.lstrip())]
+        trail = source[len(source.rstrip()) :]
+        return lead + translation.strip() + trail
+
+    def _fits_list(self, text: str) -> bool:
+        return self.backend.count_tokens(text) <= LIST_TOKENS // 2
+
+    def _groups(self, texts: Sequence[str], indexes: list[int]) -> list[list[int]]:
+        """Consecutive packable segments, up to LIST_SEGMENTS and LIST_TOKENS source tokens a request."""
+        groups: list[list[int]] = []
+        tokens = 0
+        for i in indexes:
+            size = self.backend.count_tokens(texts[i])
+            if groups and len(groups[-1]) < LIST_SEGMENTS and tokens + size <= LIST_TOKENS:
+                groups[-1].append(i)
+                tokens += size
+            else:
+                groups.append([i])
+                tokens = size
+        return groups
+
+    def _list_request(self, texts: list[str]) -> tuple[list[dict[str, str]], GenerationConfig]:
+        assert self.list_spec is not None
+        body = "\n".join(f"[{n}] {text.strip()}" for n, text in enumerate(texts, start=1))
+        messages = build_messages(self.list_spec, body, self.source, self.target, self.glossary, notes=self.notes)
+        # the user's settings (sampling, seed), with room for the replies to all the lines
+        room = max(self.config.max_new_tokens, self.list_spec.config().max_new_tokens)
+        return messages, self._limit(body, self.config.merged(max_new_tokens=room))
 
     def missing_terms(self, source_text: str, translation: str) -> list[GlossaryEntry]:
         return self.glossary.missing(source_text, translation) if self.glossary else []
+
+
+def _echoed(source: str, line: str) -> bool:
+    """A numbered line that is its source again, word for word (a few words: a name or a command is the same
+    in every language)."""
+    words = re.findall(r"[^\W\d_]+", PLACEHOLDER.sub(" ", source))
+    return len(words) >= 3 and line.strip() == source.strip()
+
+
+def _system(unit: Unit) -> str:
+    messages = unit[0][0][0] if unit[0] else []
+    return messages[0]["content"] if messages else ""
+
+
+_NUMBERED = re.compile(r"^\s*\[(\d+)\]\s?(.*)$")
+
+
+def parse_numbered(reply: str, count: int) -> list[str] | None:
+    """The lines of a numbered-lines reply, or None unless it has exactly lines [1]..[count] in order, each
+    with text (a model that merges two passages or drops one must not shift the rest)."""
+    lines = [line for line in reply.strip().splitlines() if line.strip()]
+    found = [_NUMBERED.match(line) for line in lines]
+    if len(found) != count or any(m is None for m in found):
+        return None
+    numbers = [int(m.group(1)) for m in found if m]
+    texts = [m.group(2).strip() for m in found if m]
+    if numbers != list(range(1, count + 1)) or not all(texts):
+        return None
+    return texts
 
 
 def translate_text(
@@ -211,13 +406,18 @@ def translate_text(
     config: GenerationConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
     candidates: int = 1,
+    formality: str | None = "auto",
 ) -> Translation:
-    """Translate plain text paragraph by paragraph (blank lines kept)."""
+    """Translate plain text paragraph by paragraph (blank lines kept). `formality`: "formal", "informal", or
+    "auto" (formal where the target language distinguishes them); None leaves it to the model."""
+    from ganymede.apps.translate import formality as voice
+
     if not text.strip():
         raise GanymedeError("nothing to translate: the text is empty")
     target_lang = languages.resolve(target)
     source_lang, detection = resolve_source(source, text)
-    translator = Translator(backend, source_lang, target_lang, glossary, config, candidates=candidates)
+    form = voice.resolve(formality, target_lang.code) if formality else None
+    translator = Translator(backend, source_lang, target_lang, glossary, config, candidates=candidates, formality=form)
     parts = split_paragraphs(text)
     paragraphs = len(parts[::2])
     out: list[str] = []

@@ -37,6 +37,41 @@ def test_subtitles_keep_structure_with_a_real_model(small_backend, tmp_path: Pat
     assert out[2] and out[2] != "Good morning." and out[6] and out[6] != "Thank you very much."
 
 
+SMALL_PAGE = """# Getting started
+
+Install the package with `pip install ganymede`, then read [the guide](https://example.com/guide).
+
+<!-- [[[cog
+cog.out("generated")
+]]] -->
+generated
+<!-- [[[end]]] -->
+
+```bash
+ganymede translate --to de README.md
+```
+
+| Option | Meaning |
+|--------|---------|
+| `--to` | The language to translate into |
+
+- You can translate one file.
+- You can also translate a whole folder.
+"""
+
+
+def test_markdown_page_keeps_its_structure_with_a_real_model(small_backend, tmp_path: Path) -> None:
+    from ganymede.apps.translate.markdown import skeleton
+
+    path = tmp_path / "page.md"
+    path.write_text(SMALL_PAGE, encoding="utf-8")
+    result = translate_file(small_backend, path, "de", "en")
+    out = result.output.read_text(encoding="utf-8")
+    assert skeleton(out) == skeleton(SMALL_PAGE)  # code, comment, table shape, links, headings, other lines
+    assert result.kept < result.segments  # most of it is translated: the model did the work
+    assert out != SMALL_PAGE and result.formality == "formal"
+
+
 def test_eval_scores_a_few_dev_sentences(small_backend, shared_data: Path) -> None:
     rows = read_eval_rows(shared_data / "ntrex128" / "eng-deu.dev.jsonl", limit=2)
     scores, hypotheses = evaluate(small_backend, rows)

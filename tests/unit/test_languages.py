@@ -17,15 +17,22 @@ from ganymede.apps.translate.languages import UnknownLanguageError
         ("German", "de"),
         ("  german ", "de"),
         ("fra", "fr"),
-        ("zho-CN", "zh"),
-        ("zh_Hans", "zh"),
-        ("pt-BR", "pt"),
+        ("zho-CN", "zh-CN"),
+        ("zh_Hans", "zh-Hans"),
+        ("pt-BR", "pt-BR"),
         ("Español", "es"),
         ("Norwegian", "nb"),
     ],
 )
 def test_resolve_accepts_codes_names_and_tags(given: str, code: str) -> None:
     assert languages.resolve(given).code == code
+
+
+def test_a_tag_keeps_the_language_and_names_its_variant() -> None:
+    lang = languages.resolve("pt-BR")
+    assert (lang.name, lang.iso3, lang.base, lang.label) == ("Portuguese", "por", "pt", "Portuguese (Brazil)")
+    assert languages.resolve("de-DE").label == "German (Germany)"
+    assert languages.resolve("zh-Hant").label == "Chinese (Traditional)"
 
 
 def test_unknown_language_error_suggests_a_close_name() -> None:

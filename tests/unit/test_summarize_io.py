@@ -104,6 +104,23 @@ def test_vtt_voices_and_notes(tmp_path: Path) -> None:
     assert dialogue.text == "Roger Bingham: We are in New York City\nNeil: Hello Roger."
 
 
+def test_subtitles_are_read_like_the_translator_reads_them(tmp_path: Path) -> None:
+    """One cue reader (core/subtitles.py) for both apps: two-digit milliseconds, hour-less and long-hour timings
+    are cues for the summarizer exactly when they are cues for the translator."""
+    from ganymede.apps.translate.formats import read_srt
+
+    srt = (
+        "1\n00:00:01,50 --> 00:00:02,5\nAnn: Short millis.\n\n"
+        "2\n100:00:02,600 --> 100:00:04,000\nBen: A long film.\n\n"
+        "stray words without a timing\n"
+    )
+    (dialogue,) = read_file(write(tmp_path, "talk.srt", srt))
+    assert dialogue.text == "Ann: Short millis.\nBen: A long film."
+    doc = read_srt(srt)
+    assert [s.text for s in doc.segments] == ["Ann: Short millis.", "Ben: A long film."]
+    assert doc.skipped == ["line 9: a subtitle block without a timing line was kept as it is"]
+
+
 def test_sniffing_by_content() -> None:
     assert sniff_format("WEBVTT\n\n00:01.000 --> 00:02.000\nx", ".txt") == "txt"  # extension wins when known
     assert sniff_format("WEBVTT\n\n00:01.000 --> 00:02.000\nx", "") == "vtt"

@@ -261,20 +261,25 @@ def test_csv_without_a_clear_column_asks_for_one(tmp_path: Path) -> None:
 
 
 def test_interrupted_file_resumes_without_retranslating(tmp_path: Path) -> None:
-    path = tmp_path / "doc.txt"
-    path.write_text("One paragraph here.\n\nTwo paragraphs here.\n\nThree paragraphs here.\n", encoding="utf-8")
+    """Requests go BATCH at a time; what a finished batch translated survives an interruption of the next."""
+    from ganymede.apps.translate.translator import BATCH
 
-    def fail_on_third(messages: list[dict[str, str]]) -> str:
-        if "Three" in messages[-1]["content"]:
+    count = BATCH + 2
+    # two-line paragraphs: each goes to the model on its own (one-line ones would share numbered requests)
+    path = tmp_path / "doc.txt"
+    path.write_text("\n\n".join(f"Paragraph number\n{n} here." for n in range(1, count + 1)) + "\n", encoding="utf-8")
+
+    def fail_on_last(messages: list[dict[str, str]]) -> str:
+        if f"{count} here" in messages[-1]["content"]:
             raise RuntimeError("interrupted")
         return tagged(messages)
 
     with pytest.raises(RuntimeError):
-        translate_file(ScriptedBackend(fail_on_third), path, "de", "en")
+        translate_file(ScriptedBackend(fail_on_last), path, "de", "en")
     assert not (tmp_path / "doc.de.txt").exists()  # nothing half-written
     again = ScriptedBackend(tagged)
     result = translate_file(again, path, "de", "en")
-    assert result.reused == 2 and len(again.calls) == 1
+    assert result.reused == BATCH and len(again.calls) == 2
     assert result.output.read_text(encoding="utf-8") == path.read_text(encoding="utf-8").upper()
     assert not list(tmp_path.glob("*.partial.jsonl"))
 

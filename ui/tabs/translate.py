@@ -18,6 +18,7 @@ from ganymede.ui import shared as sh
 
 AUTO = "Detect automatically"
 NAMES = [lang.name for lang in languages.LANGUAGES]
+FORMALITY = ["auto", "formal", "informal"]
 
 
 def _source(choice: str) -> str | None:
@@ -33,6 +34,12 @@ def build(shared: sh.Shared) -> None:
     with gr.Row():
         source = gr.Dropdown(choices=[AUTO, *NAMES], value=AUTO, label="From", allow_custom_value=True)
         target = gr.Dropdown(choices=NAMES, value="German", label="To", allow_custom_value=True)
+        formality = gr.Radio(
+            choices=FORMALITY,
+            value=FORMALITY[0],
+            label="Form of address",
+            info="held across the text: Sie/du, vous/tu, usted/tú (auto: formal where the language has both)",
+        )
     detected = gr.Markdown(elem_id="translate-detected")
     with gr.Row():
         text = gr.Textbox(label="Text", lines=10, placeholder="Paste text; paragraphs are translated one by one")
@@ -56,7 +63,7 @@ def build(shared: sh.Shared) -> None:
         file_notes = gr.Markdown()
 
     @sh.user_errors
-    def run_text(body: str, src: str, tgt: str, gloss: str, progress=gr.Progress(), *settings: Any):  # noqa: B008 (Gradio passes it only before *settings)
+    def run_text(body: str, src: str, tgt: str, gloss: str, form: str, progress=gr.Progress(), *settings: Any):  # noqa: B008 (Gradio passes it only before *settings)
         if not body.strip():
             raise gr.Error("Type or paste some text first.")
         backend = sh.backend(*settings)
@@ -69,6 +76,7 @@ def build(shared: sh.Shared) -> None:
             _glossary(gloss),
             config,
             progress=lambda i, n: progress((i, n), desc="translating paragraphs"),
+            formality=form or "auto",
         )
         found = f"Detected: **{done.detection.describe()}**" if done.detection else f"From **{done.source.name}**"
         missing = [f"glossary term *{e.term}* not rendered as *{e.translation}*" for e in done.glossary_missing]
@@ -80,6 +88,7 @@ def build(shared: sh.Shared) -> None:
         src: str,
         tgt: str,
         gloss: str,
+        form: str,
         field_name: str,
         col: str,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio passes it only before *settings)
@@ -102,15 +111,18 @@ def build(shared: sh.Shared) -> None:
             column=col or None,
             many=True,
             progress=lambda i, n: progress((i, n), desc="translating segments"),
+            formality=form or "auto",
         )
         found = f"Detected: **{done.detection.describe()}**" if done.detection else f"From **{done.source.name}**"
-        lines = [f"{done.segments} segments translated."] + [f"- {issue}" for issue in done.issues]
+        lines = [f"{done.summary()}."] + [f"- {issue}" for issue in done.issues]
         return str(done.output), found, "\n".join(lines)
 
-    text_inputs = [text, source, target, glossary, *shared.inputs]
+    text_inputs = [text, source, target, glossary, formality, *shared.inputs]
     # a stable name for scripts (gradio_client); see the README's Web UI section
     translate_btn.click(run_text, text_inputs, [result, detected, notes], api_name="translate")
     text.submit(run_text, text_inputs, [result, detected, notes])
     file_btn.click(
-        run_file, [upload, source, target, glossary, field, column, *shared.inputs], [download, detected, file_notes]
+        run_file,
+        [upload, source, target, glossary, formality, field, column, *shared.inputs],
+        [download, detected, file_notes],
     )
