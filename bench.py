@@ -5,6 +5,7 @@ to docs/benchmarks.md. Never timed assertions in tests: these are measurements."
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ganymede.apps import app
+from ganymede.apps.translate.bench import bench_translate
 from ganymede.core import settings
 from ganymede.core.cliargs import print_json, status
 from ganymede.core.errors import GanymedeError
@@ -119,7 +121,8 @@ def bench_prefix(model: str | None, runs: int) -> dict[str, Any]:
     """Time to first token for requests sharing a long few-shot prefix, with and without prefix reuse."""
     from ganymede.core.backends import load_backend
 
-    backend = load_backend(model, backend="llamacpp")
+    # In-process reuse only: the on-disk prompt cache would turn 'uncached' into a load (bench prompt-cache).
+    backend = load_backend(model, backend="llamacpp", prompt_cache=False)
     examples = "\n\n".join(
         f"Dialogue {i}:\n#Person1#: Could you check order {1000 + i}? It has not arrived.\n"
         f"#Person2#: Sorry about that; order {1000 + i} left the warehouse on day {i} and should arrive soon.\n"
@@ -155,8 +158,11 @@ def bench_prefix(model: str | None, runs: int) -> dict[str, Any]:
 
 
 # -- serve ------------------------------------------------------------------------------------------------
-def bench_serve(model: str | None, requests_per_client: int, levels: tuple[int, ...]) -> dict[str, Any]:
-    """`ganymede serve` on loopback under 1, 4, 16 concurrent clients (bounded; stops by itself)."""
+def bench_serve(
+    model: str | None, requests_per_client: int, levels: tuple[int, ...], max_tokens: int = 64
+) -> dict[str, Any]:
+    """`ganymede serve` on loopback under 1 and more concurrent clients, each asking for `max_tokens` tokens
+    (bounded; stops by itself): aggregate generated tokens/s against one client's, latency percentiles."""
     import socket
 
     import httpx
@@ -179,29 +185,41 @@ def bench_serve(model: str | None, requests_per_client: int, levels: tuple[int, 
             break
         except httpx.TransportError:
             time.sleep(0.05)
-    body = {"messages": [{"role": "user", "content": "Name a colour."}], "max_tokens": 8, "temperature": 0}
+
+    def body(i: int) -> dict[str, Any]:
+        topic = STORY_TOPICS[i % len(STORY_TOPICS)]
+        content = f"Write a long story about {topic}."
+        return {"messages": [{"role": "user", "content": content}], "max_tokens": max_tokens, "temperature": 0}
+
     results = []
     try:
+        httpx.post(f"{url}/v1/chat/completions", json=body(0), timeout=600)  # warm-up: the batch context
         for clients in levels:
             latencies: list[float] = []
+            tokens = [0]
             errors = 0
             lock = threading.Lock()
 
-            def client(latencies: list[float] = latencies, lock: threading.Lock = lock) -> None:
+            def client(
+                n: int, latencies: list[float] = latencies, lock: threading.Lock = lock, tokens: list[int] = tokens
+            ) -> None:
                 nonlocal errors
                 with httpx.Client(timeout=600) as http:
-                    for _ in range(requests_per_client):
+                    for r in range(requests_per_client):
                         start = time.perf_counter()
                         try:
-                            ok = http.post(f"{url}/v1/chat/completions", json=body).status_code == 200
+                            response = http.post(f"{url}/v1/chat/completions", json=body(n + r))
+                            ok = response.status_code == 200
+                            generated = response.json()["usage"]["completion_tokens"] if ok else 0
                         except httpx.HTTPError:
-                            ok = False
+                            ok, generated = False, 0
                         with lock:
                             latencies.append(time.perf_counter() - start)
                             errors += 0 if ok else 1
+                            tokens[0] += generated
 
             start = time.perf_counter()
-            workers = [threading.Thread(target=client) for _ in range(clients)]
+            workers = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
             for w in workers:
                 w.start()
             for w in workers:
@@ -214,6 +232,7 @@ def bench_serve(model: str | None, requests_per_client: int, levels: tuple[int, 
                     "requests": len(latencies),
                     "errors": errors,
                     "requests_per_s": round(len(latencies) / wall, 2),
+                    "tokens_per_s": round(tokens[0] / wall, 1),
                     "p50_s": round(ordered[len(ordered) // 2], 3),
                     "p95_s": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))], 3),
                 }
@@ -221,7 +240,14 @@ def bench_serve(model: str | None, requests_per_client: int, levels: tuple[int, 
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-    return {"benchmark": "serve", "model": backend.ref.raw, "levels": results}
+    one = results[0]["tokens_per_s"] or 1e-9
+    return {
+        "benchmark": "serve",
+        "model": backend.ref.raw,
+        "max_tokens": max_tokens,
+        "levels": results,
+        "tokens_per_s_ratio_vs_1_client": {r["clients"]: round(r["tokens_per_s"] / one, 2) for r in results},
+    }
 
 
 # -- batch summarization -------------------------------------------------------------------------------
@@ -234,32 +260,37 @@ def dialogsum_rows(count: int) -> list[Any]:
     return read_eval_rows(path, limit=count)
 
 
-def bench_batch(model: str | None, count: int, batch_size: int | None) -> dict[str, Any]:
-    """Dialogues per minute: the summarizer's batched path vs one request per dialogue, same backend and
-    prompt. The transformers backend is the one that batches locally (left-padded `generate`)."""
+def bench_batch(
+    model: str | None, count: int, batch_size: int | None, backend_name: str = "llamacpp"
+) -> dict[str, Any]:
+    """Dialogues per minute: the summarizer's batched path (`chat_batch`) vs one request per dialogue, same
+    backend, prompt and greedy settings; and whether the batched summaries are the one-at-a-time ones."""
     Summarizer = app("summarize").Summarizer
     from ganymede.core.backends import load_backend
 
     rows = dialogsum_rows(count)
     options = {"batch_size": batch_size} if batch_size else {}
-    backend = load_backend(model, backend="transformers", **options)
+    backend = load_backend(model, backend=backend_name, **options)
     summarizer = Summarizer(backend, summarizer_config())
+    texts: dict[str, list[str]] = {}
 
     def one_at_a_time() -> float:
         start = time.perf_counter()
-        for row in rows:
-            summarizer.summarize(row)
+        texts["single"] = [summarizer.summarize(row).summary for row in rows]
         return time.perf_counter() - start
 
     def batched() -> float:
         start = time.perf_counter()
-        failures = [r for r in summarizer.summarize_many(rows) if isinstance(r, Exception)]
+        results = summarizer.summarize_many(rows)
+        failures = [r for r in results if isinstance(r, Exception)]
         if failures:
             raise failures[0]
+        texts["batched"] = [r.summary for r in results]  # type: ignore[union-attr]
         return time.perf_counter() - start
 
     samples = alternate(1, one_at_a_time=one_at_a_time, batched=batched)
     single, batch = median(samples["one_at_a_time"]), median(samples["batched"])
+    same = sum(a == b for a, b in zip(texts["single"], texts["batched"], strict=True))
     return {
         "benchmark": "batch",
         "model": backend.ref.raw,
@@ -269,6 +300,109 @@ def bench_batch(model: str | None, count: int, batch_size: int | None) -> dict[s
         "one_at_a_time_per_min": round(len(rows) * 60 / single, 2),
         "batched_per_min": round(len(rows) * 60 / batch, 2),
         "ratio": round(single / batch, 2),
+        "identical_summaries": f"{same}/{len(rows)}",
+    }
+
+
+STORY_TOPICS = ("a lighthouse", "a dragon", "a robot", "a baker", "a river", "a city", "a violin", "a comet")
+
+
+def bench_batch_size(model: str | None, sizes: tuple[int, ...], tokens: int) -> dict[str, Any]:
+    """Aggregate decode tokens/s of the llamacpp batch engine at each batch size (prompts evaluated before the
+    clock starts), beside the compute ceiling: prompt processing, which runs 512 tokens per step."""
+    from ganymede.core.backends import load_backend
+    from ganymede.core.backends.llamacpp_batch import BatchEngine, Row
+
+    backend = load_backend(model, backend="llamacpp")
+    config = GenerationConfig(greedy=True, max_new_tokens=tokens)
+    prompts = [
+        backend.prompt_tokens(backend.render([{"role": "user", "content": f"Write a long story about {t}."}]))
+        for t in STORY_TOPICS * (max(sizes) // len(STORY_TOPICS) + 1)
+    ]
+    # each stream holds at least 512 cells: the ceiling measurement evaluates 512 tokens into one
+    engine = BatchEngine(backend.llm, max(sizes), max(512, -(-(max(map(len, prompts)) + tokens) // 256) * 256))
+    levels = []
+    try:
+        for size in sizes:
+            rows = [Row(tokens=p, config=config, max_tokens=tokens) for p in prompts[:size]]
+            for row in rows:
+                engine.admit(row)
+            start = time.perf_counter()
+            generated = 0
+            while any(not r.done for r in rows):
+                generated += len(engine.step())
+            seconds = time.perf_counter() - start
+            engine.reap()
+            levels.append({"batch_size": size, "tokens_per_s": round(generated / seconds, 1)})
+        filler = (prompts[0] * (512 // len(prompts[0]) + 1))[:512]
+        engine.set_prefix([])
+        start = time.perf_counter()
+        engine.set_prefix(filler)  # 512 prompt tokens in one llama_decode
+        ceiling = 512 / (time.perf_counter() - start)
+    finally:
+        engine.close()
+    best = max(levels, key=lambda level: level["tokens_per_s"])
+    # where throughput stops rising: the first size whose next doubling adds under 10%
+    knee = next(
+        (a["batch_size"] for a, b in itertools.pairwise(levels) if b["tokens_per_s"] < 1.1 * a["tokens_per_s"]),
+        levels[-1]["batch_size"],
+    )
+    return {
+        "benchmark": "batch-size",
+        "model": backend.ref.raw,
+        "tokens_per_row": tokens,
+        "levels": levels,
+        "speedup_at_best": round(best["tokens_per_s"] / levels[0]["tokens_per_s"], 2),
+        "throughput_stops_rising_at": knee,
+        "prompt_tokens_per_s_ceiling": round(ceiling, 1),
+        "best_fraction_of_ceiling": round(best["tokens_per_s"] / ceiling, 3),
+    }
+
+
+def bench_candidates(model: str | None, sentences: int, candidates: int) -> dict[str, Any]:
+    """`translate --candidates N`'s model work for NTREX sentences: N candidates (the greedy one, then seeded
+    samples, one config per row) as one `chat_batch`, against N sequential calls and one greedy call."""
+    from ganymede.core.backends import load_backend
+
+    path = settings.shared_data_dir() / "ntrex128" / "eng-deu.dev.jsonl"
+    if not path.is_file():
+        raise GanymedeError(f"NTREX data not found at {path}", "set GANYMEDE_DATA to the shared data folder")
+    with path.open(encoding="utf-8") as handle:
+        sources = [json.loads(line)["source"] for _, line in zip(range(sentences), handle, strict=False)]
+    backend = load_backend(model, backend="llamacpp")
+    greedy = GenerationConfig(greedy=True, max_new_tokens=96)
+    configs = [greedy] + [
+        GenerationConfig(temperature=0.7, top_p=0.95, top_k=40, seed=seed, max_new_tokens=96)
+        for seed in range(1, candidates)
+    ]
+    prompts = [
+        [{"role": "user", "content": f"Translate into German. Reply with the translation only.\n\n{s}"}]
+        for s in sources
+    ]
+
+    def timed(fn: Callable[[], Any]) -> float:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+    samples = alternate(
+        1,
+        one_greedy=lambda: timed(lambda: [backend.chat(p, greedy) for p in prompts]),
+        sequential=lambda: timed(lambda: [backend.chat(p, c) for p in prompts for c in configs]),
+        batched=lambda: timed(lambda: [backend.chat_batch([p] * candidates, configs) for p in prompts]),
+    )
+    one, seq, batch = (median(samples[k]) for k in ("one_greedy", "sequential", "batched"))
+    return {
+        "benchmark": "candidates",
+        "model": backend.ref.raw,
+        "sentences": len(prompts),
+        "candidates": candidates,
+        "one_greedy_s": round(one, 2),
+        "sequential_s": round(seq, 2),
+        "batched_s": round(batch, 2),
+        "sequential_vs_greedy": round(seq / one, 2),
+        "batched_vs_greedy": round(batch / one, 2),
+        "speedup": round(seq / batch, 2),
     }
 
 
@@ -277,6 +411,64 @@ def summarizer_config() -> GenerationConfig:
     from ganymede.core.prompts import load_prompt
 
     return load_prompt(PROMPT).config().merged(greedy=True)
+
+
+# -- prompt cache (a second process) ------------------------------------------------------------------
+def prompt_cache_child(model: str | None) -> None:
+    """In a fresh process: time to first token of `ganymede summarize`'s default few-shot prompt on one
+    DialogSum dialogue (model load not timed); prints one JSON line."""
+    from ganymede.core.backends import load_backend
+    from ganymede.core.backends.prompt_cache import fixed_messages
+
+    backend = load_backend(model, backend="llamacpp")
+    summarizer = app("summarize").Summarizer(backend, summarizer_config())
+    messages = summarizer.plan(dialogsum_rows(1)[0]).messages
+    start = time.perf_counter()
+    with fixed_messages(len(messages) - 1):  # as the summarizer declares it
+        stream = backend.stream(messages, GenerationConfig(greedy=True, max_new_tokens=8))
+        first = None
+        for _ in stream:
+            first = first or time.perf_counter() - start
+    print(
+        json.dumps({"ttft_s": first, "prompt_tokens": backend.count_tokens(messages), "text": stream.completion.text})
+    )
+
+
+def bench_prompt_cache(model: str | None, runs: int) -> dict[str, Any]:
+    """Time to first token of a first process (empty prompt cache: the few-shot prefix is evaluated and saved)
+    against a second one (the prefix loaded from disk); alternating pairs, each with a fresh cache folder."""
+    import shutil
+    import tempfile
+
+    def child(folder: str) -> dict[str, Any]:
+        code = f"from ganymede.bench import prompt_cache_child; prompt_cache_child({model!r})"
+        env = {**os.environ, "GANYMEDE_PROMPT_CACHE_DIR": folder, "GANYMEDE_LOG": "0"}
+        done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    firsts, seconds, same = [], [], True
+    for _ in range(runs):
+        folder = tempfile.mkdtemp(prefix="ganymede-kv-")
+        try:
+            first, second = child(folder), child(folder)
+            cached_bytes = sum(p.stat().st_size for p in Path(folder).glob("*.kv"))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        firsts.append(first["ttft_s"])
+        seconds.append(second["ttft_s"])
+        same = same and first["text"] == second["text"]
+    cold, warm = median(firsts), median(seconds)
+    return {
+        "benchmark": "prompt-cache",
+        "model": model or settings.default_model(),
+        "prompt_tokens": first["prompt_tokens"],
+        "runs": runs,
+        "first_process_ttft_s": round(cold, 3),
+        "second_process_ttft_s": round(warm, 3),
+        "speedup": round(cold / warm, 2) if warm else None,
+        "same_reply": same,
+        "cache_file_mb": round(cached_bytes / 2**20, 1),
+    }
 
 
 # -- NER --------------------------------------------------------------------------------------------------
@@ -388,11 +580,16 @@ def bench_startup(model: str | None, runs: int) -> dict[str, Any]:
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "decode": lambda a: bench_decode(a.model, a.tokens, a.runs),
-    "batch": lambda a: bench_batch(a.model, a.dialogues, a.batch_size),
+    "batch": lambda a: bench_batch(a.model, a.dialogues, a.batch_size, a.backend),
+    "batch-size": lambda a: bench_batch_size(a.model, (1, 2, 4, 8, 16), a.tokens),
+    "candidates": lambda a: bench_candidates(a.model, a.sentences, a.candidates),
     "prefix": lambda a: bench_prefix(a.model, a.runs),
-    "serve": lambda a: bench_serve(a.model, a.requests, (1, 4, 16)),
+    "prompt-cache": lambda a: bench_prompt_cache(a.model, max(1, a.runs // 2)),
+    "serve": lambda a: bench_serve(a.model, a.requests, (1, 8), a.max_tokens),
     "ner": lambda a: bench_ner(a.documents, a.runs),
     "startup": lambda a: bench_startup(a.model, a.runs),
+    # apps/translate/bench.py: the old Markdown path against today's on a 3 KB page, alternating
+    "translate": lambda a: bench_translate(a.model, a.runs, alternate),
 }
 
 
@@ -408,6 +605,13 @@ def to_markdown(results: list[dict[str, Any]]) -> str:
         "",
         "Produced by `ganymede bench NAME` (`make bench` runs them all). Each section: medians over alternating",
         "runs; a ratio is against the baseline measured in the same run, on the machine and date given.",
+        "",
+        "Throughput on llamacpp (issue 20): `bench batch` (32 DialogSum dialogues through `chat_batch`, batched",
+        "vs one at a time, and how many greedy summaries are identical), `bench batch-size` (aggregate decode",
+        "tokens/s at 1-16 sequences per step against the prompt-processing ceiling), `bench candidates`",
+        "(8 candidates of one prompt as one batch vs 8 calls), `bench prompt-cache` (time to first token of a",
+        "second process, the few-shot prefix loaded from disk), `bench serve` (8 clients vs 1, 64 tokens each).",
+        "Measure them on an idle machine: other processes on 2 cores make every figure several times worse.",
         "",
     ]
     for result in results:
@@ -443,8 +647,14 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--tokens", type=int, default=128, help="tokens to decode (decode)")
     parser.add_argument("--requests", type=int, default=4, help="requests per client (serve)")
+    parser.add_argument("--max-tokens", type=int, default=64, help="tokens each request asks for (serve)")
     parser.add_argument("--dialogues", type=int, default=32, help="DialogSum dev dialogues (batch)")
-    parser.add_argument("--batch-size", type=int, help="dialogues per generate call (batch; default: the backend's, 8)")
+    parser.add_argument("--batch-size", type=int, help="sequences decoded together (batch; default: the backend's, 8)")
+    parser.add_argument(
+        "--backend", default="llamacpp", help="backend for the batch benchmark (llamacpp, transformers)"
+    )
+    parser.add_argument("--sentences", type=int, default=5, help="NTREX sentences (candidates)")
+    parser.add_argument("--candidates", type=int, default=8, help="candidates per sentence (candidates)")
     parser.add_argument("--documents", type=int, default=1000, help="short articles (ner)")
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
     parser.add_argument("--out", default=str(settings.repo_root() / "docs" / "benchmarks.md"))

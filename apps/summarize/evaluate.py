@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from ganymede.apps.summarize.dialogue_io import Dialogue, read_file
 from ganymede.apps.summarize.summarizer import (
-    BATCHING_BACKENDS,
     DEFAULT_MAX_WORDS,
     Summarizer,
     Summary,
+    group_size,
     summarize_text,
 )
 from ganymede.core.errors import InputFileError
@@ -41,7 +41,7 @@ def evaluate(
     from ganymede.apps.evaluation.rouge import corpus_rouge
 
     results: list[Summary | Exception] = []
-    step = 8 if summarizer.backend.name in BATCHING_BACKENDS else 1
+    step = group_size(summarizer.backend)
     for start in range(0, len(rows), step):
         group = list(rows[start : start + step])
         results.extend(summarizer.summarize_many(group))

@@ -23,6 +23,7 @@ from ganymede.apps.summarize.dialogue_io import (
     split_sentences,
 )
 from ganymede.apps.summarize.outputs import read_records, render_records
+from ganymede.core.backends.prompt_cache import fixed_messages
 from ganymede.core.calllog import call_context
 from ganymede.core.errors import ContextWindowExceededError, GanymedeError, InputFileError
 from ganymede.core.fileio import write_atomic
@@ -39,8 +40,18 @@ STRATEGIES = ("auto", "stuff", "map-reduce")
 DEFAULT_MAX_WORDS = 20
 #: tokens kept free beside prompt and reply: chat-template overhead differs a little between backends.
 MARGIN = 16
-#: backends that really run a batch at once (llama.cpp serves one request at a time).
-BATCHING_BACKENDS = {"transformers", "openai"}
+#: backends that really run a batch at once (llama.cpp decodes several sequences per step, the few-shot prefix
+#: evaluated once for them all).
+BATCHING_BACKENDS = {"transformers", "openai", "llamacpp"}
+
+
+def group_size(backend: Backend, batch_size: int = 8) -> int:
+    """Dialogues handed to `summarize_many` at once. llama.cpp refills a slot as soon as its row finishes, so it
+    gets several slots' worth: a group that drains to its last long summary leaves the other slots idle."""
+    if backend.name not in BATCHING_BACKENDS:
+        return 1
+    slots = getattr(backend, "batch_size", batch_size) if backend.name == "llamacpp" else 0
+    return max(batch_size, 4 * slots)
 
 
 # -- preprocess ---------------------------------------------------------------------------------------------
@@ -109,6 +120,14 @@ def clean_summary(reply: str) -> str:
     if text and text[-1] not in ".!?\"')#" and complete:
         text = complete.group(1)
     return text
+
+
+def with_speaker_names(summary: str, dialogue: Dialogue) -> str:
+    """The summary with #PersonN# replaced by the speaker's name wherever the dialogue makes it plain who is who
+    (apps/summarize/speakers.py): a reader wants "Miss Shen", and DialogSum's references use names too."""
+    from ganymede.apps.summarize.speakers import name_speakers, speaker_names
+
+    return name_speakers(summary, speaker_names([(t.speaker, t.text) for t in dialogue.turns]))
 
 
 # -- model call ---------------------------------------------------------------------------------------------
@@ -219,7 +238,9 @@ class Summarizer:
 
     # model call
     def _chat(self, messages: list[dict[str, str]], template: str) -> tuple[str, int, int]:
-        with call_context(app="summarize", template=template):
+        # Everything before the dialogue (instructions, few-shot examples) is the same in every call and every
+        # run: the backend may keep its evaluated state on disk for the next process.
+        with call_context(app="summarize", template=template), fixed_messages(len(messages) - 1):
             completion = self.backend.chat(messages, self.config)
         return completion.text, completion.usage.prompt_tokens or 0, completion.usage.completion_tokens or 0
 
@@ -253,7 +274,7 @@ class Summarizer:
             text, p, c = self._chat(plan.messages, self.spec.name)
             return Summary(
                 dialogue.source,
-                clean_summary(text),
+                with_speaker_names(clean_summary(text), dialogue),
                 "stuff",
                 1,
                 p,
@@ -269,7 +290,7 @@ class Summarizer:
         text, p, c = self._reduce(partials) if len(partials) > 1 else (partials[0], 0, 0)
         return Summary(
             dialogue.source,
-            text,
+            with_speaker_names(text, dialogue),
             "map-reduce",
             len(plan.chunks),
             prompt_tokens + p,
@@ -280,7 +301,7 @@ class Summarizer:
 
     def summarize_many(self, dialogues: Sequence[Dialogue]) -> list[Summary | Exception]:
         """Summaries in order; a dialogue that fails gives its exception in its place. Single-prompt dialogues
-        go to the backend together when it batches (transformers, openai); llama.cpp takes them one by one."""
+        go to the backend together when it batches (see BATCHING_BACKENDS)."""
         results: list[Summary | Exception | None] = [None] * len(dialogues)
         batchable: list[tuple[int, list[dict[str, str]]]] = []
         for i, dialogue in enumerate(dialogues):
@@ -307,7 +328,7 @@ class Summarizer:
                     usage = completion.usage
                     results[i] = Summary(
                         dialogues[i].source,
-                        clean_summary(completion.text),
+                        with_speaker_names(clean_summary(completion.text), dialogues[i]),
                         "stuff",
                         1,
                         usage.prompt_tokens or 0,
@@ -426,7 +447,7 @@ def run_batch(
             todo.append(dialogue)
             seen.add(dialogue.source)  # a source listed twice is summarized once
     model = summarizer.backend.ref.raw
-    step = batch_size if summarizer.backend.name in BATCHING_BACKENDS else 1
+    step = group_size(summarizer.backend, batch_size)
     for start in range(0, len(todo), step):
         group = todo[start : start + step]
         for dialogue, result in zip(group, summarizer.summarize_many(group), strict=True):
