@@ -74,3 +74,15 @@ def parse_tool_calls(text: str, tool_names: set[str] | None = None) -> tuple[str
 def tool_names(tools: Iterable[dict[str, Any]] | None) -> set[str]:
     """Names in OpenAI-style tool schemas ({"type": "function", "function": {"name": ...}})."""
     return {t.get("function", t).get("name", "") for t in tools or ()}
+
+
+def first_json(text: str) -> Any:
+    """The first JSON value in a reply (code fences and prose around it aside), or None. Constrained replies
+    are JSON already; this is for backends that cannot constrain decoding and write it in free text."""
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"[\[{]", text):
+        try:
+            return decoder.raw_decode(text, match.start())[0]
+        except json.JSONDecodeError:
+            continue
+    return None

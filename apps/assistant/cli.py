@@ -80,10 +80,30 @@ def _print_step(step: Step) -> None:
     print("  " + step.result[:400].replace("\n", "\n  "), file=sys.stderr)
 
 
+class _LivePrinter:
+    """Prints the answer on stdout as it is generated and each tool step on stderr as it happens."""
+
+    def __init__(self) -> None:
+        self.shown = ""
+
+    def text(self, delta: str) -> None:
+        self.shown += delta
+        sys.stdout.write(delta)
+        sys.stdout.flush()
+
+    def step(self, step: Step) -> None:
+        if self.shown and not self.shown.endswith("\n"):
+            print(flush=True)
+        _print_step(step)
+
+
 def run_ask_cli(args: argparse.Namespace) -> int:
+    import time
+
     from ganymede.apps.assistant.index import open_index
     from ganymede.core.prompts import load_prompt
 
+    started = time.perf_counter()
     index = open_index(args.index, must_exist=True) if args.index else None
     config = config_from_args(load_prompt(PROMPT).config(), args)
     backend = load_backend_from_args(args)
@@ -95,6 +115,8 @@ def run_ask_cli(args: argparse.Namespace) -> int:
         allow_private=args.allow_private,
         backend=backend,
     )
+    live = _LivePrinter()
+    asked = time.perf_counter()
     answer = ask(
         backend,
         args.question,
@@ -104,12 +126,27 @@ def run_ask_cli(args: argparse.Namespace) -> int:
         k=args.k,
         max_steps=args.max_steps,
         confirm=(lambda name, arguments: True) if args.yes else _ask_confirm,
-        on_step=None if args.json else _print_step,
+        on_step=None if args.json else live.step,
+        on_text=None if args.json else live.text,
     )
+    # The figures a user feels: from the command's start (model load included) to the first answer text and the end.
+    offset = asked - started
+    answer.timing = {
+        "load": round(offset, 3),
+        "first_token": round(offset + answer.timing["first_token"], 3) if answer.timing.get("first_token") else None,
+        "total": round(time.perf_counter() - started, 3),
+    }
     if args.json:
         print_json(answer.to_dict())
         return 0
-    print(answer.text)
+    if live.shown.strip() != answer.text:
+        # What streamed was not the answer as given (JSON or narration removed, or the number checked against
+        # the calculator's): print the answer itself.
+        print(("\n\n" if live.shown.strip() else "") + answer.text)
+    else:
+        print()
+    if answer.stopped:
+        print(f"[{answer.stopped}]", file=sys.stderr)
     if answer.hit_step_limit:
         print(f"[stopped after {args.max_steps} tool steps]", file=sys.stderr)
     if answer.sources:

@@ -217,4 +217,29 @@ def rag_metrics(rows: list[dict[str, Any]], *, k: int, mode: str, data: str, mod
         metrics.pop("no_answer", None)
         return metrics
     metrics["model"] = model
+    metrics["reference"] = reference_points(rows)
     return metrics
+
+
+def reference_points(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """What the two trivial policies score on the same questions, so the abstention is judged against them:
+    always abstaining (right on every unanswerable question, nothing else), and never abstaining (the model's
+    first reply given as the answer, whatever the check said)."""
+    from ganymede.apps.evaluation.rag import best_f1_em
+
+    def mean(values: list[float]) -> float:
+        return round(sum(values) / len(values), 4) if values else 0.0
+
+    never = [best_f1_em(r.get("reply", ""), r["answers"])[1] for r in rows]
+    return {
+        "always_abstain": {
+            "f1": mean([float(not r["answers"]) for r in rows]),
+            "has_answer_f1": 0.0,
+            "no_answer_accuracy": 1.0,
+        },
+        "never_abstain": {
+            "f1": mean(never),
+            "has_answer_f1": mean([f for f, r in zip(never, rows, strict=True) if r["answers"]]),
+            "no_answer_accuracy": 0.0,
+        },
+    }

@@ -3,14 +3,17 @@ indexed document, injected instructions that must not trigger tools, and a BFCL 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
-from ganymede.apps.assistant.assistant import ask
+from ganymede.apps.assistant.assistant import ANSWER_ACTION, DECISION_TOKENS, ask, decision_schema, decision_system
 from ganymede.apps.assistant.evaluate import predict_calls
 from ganymede.apps.assistant.index import DocumentIndex
-from ganymede.apps.assistant.tools import build_registry
+from ganymede.apps.assistant.tools import Tool, ToolRegistry, build_registry, check_arguments, schema_from_function
+from ganymede.apps.assistant.tools.calculator import TOOL as CALCULATOR
 from ganymede.apps.evaluation.tools import check_item, load_bfcl
 from ganymede.core.generation import GenerationConfig
 
@@ -76,3 +79,48 @@ def test_bfcl_simple_items_match(default_backend, shared_data: Path) -> None:
     items = load_bfcl(bfcl / "simple_python.dev.jsonl", bfcl / "simple_python.dev.answers.jsonl")[:3]
     results = [check_item(item, predict_calls(default_backend, item, spec.config(), spec.system)[0]) for item in items]
     assert sum(ok for ok, _ in results) >= 2, results
+
+
+def get_weather(city: str, days: int, unit: Literal["celsius", "fahrenheit"] = "celsius") -> str:
+    """Weather forecast for a city.
+
+    Args:
+        city: the city name
+        days: how many days ahead (1-7)
+        unit: temperature unit
+    """
+    return f"{city}: sunny for {days} days ({unit})"
+
+
+def test_constrained_decisions_always_parse_against_the_tool_schema(small_backend) -> None:
+    # The 0.5B model, the weakest one: under the decision schema every reply is JSON and every call fits its
+    # tool's own parameter schema (types, required names, enum), whatever the question.
+    registry = ToolRegistry([CALCULATOR, Tool("get_weather", *schema_from_function(get_weather), get_weather)])
+    system = decision_system("You are a helpful assistant.", registry.schemas())
+    questions = ["What will the weather be in Lisbon for the next 3 days, in fahrenheit?", "Tell me a joke about cats."]
+    for only in (None, "get_weather"):
+        config = GenerationConfig(
+            greedy=True, max_new_tokens=DECISION_TOKENS, json_schema=decision_schema(registry, only)
+        )
+        for question in questions:
+            messages = [{"role": "system", "content": system}, {"role": "user", "content": question}]
+            choice = json.loads(small_backend.chat(messages, config).text)
+            assert choice["action"] in [*registry.names(), ANSWER_ACTION], choice
+            if choice["action"] != ANSWER_ACTION:
+                assert check_arguments(registry.get(choice["action"]).parameters, choice["arguments"]) is None, choice
+            if only:
+                assert choice["action"] == only
+
+
+def test_arithmetic_is_answered_from_the_calculator_on_the_small_model(small_backend) -> None:
+    streamed: list[str] = []
+    answer = ask(
+        small_backend,
+        "What is 17.5% of 2480?",
+        registry=build_registry("calculator"),
+        config=CONFIG,
+        on_text=streamed.append,
+    )
+    assert answer.steps and answer.steps[0].tool == "calculator" and answer.steps[0].ok, answer.steps
+    assert answer.steps[0].result == "434" and "434" in answer.text and not answer.abstained
+    assert '"arguments"' not in answer.text and answer.stopped is None

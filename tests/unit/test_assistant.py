@@ -53,7 +53,7 @@ def test_tool_loop_runs_a_call_then_answers() -> None:
 def test_tool_loop_stops_at_the_step_limit() -> None:
     backend = ScriptedBackend(
         lambda messages: (
-            tool_call_reply("calculator", expression="6 * 7")
+            tool_call_reply("calculator", expression=f"6 * {len(messages)}")  # a new call each round
             if messages[-1]["content"] != "The tool step limit is reached. Answer now from the results above."
             else "Best effort: 42."
         )

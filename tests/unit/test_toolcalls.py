@@ -43,3 +43,13 @@ def test_plain_prose_is_unchanged():
 
 def test_malformed_block_is_ignored():
     assert parse_tool_calls("<tool_call>{broken</tool_call>")[1] == []
+
+
+def test_first_json_finds_the_value_in_free_text() -> None:
+    from ganymede.core.toolcalls import first_json
+
+    assert first_json('Sure: ```json\n{"action": "calculator", "arguments": {"expression": "1+1"}}\n```') == {
+        "action": "calculator",
+        "arguments": {"expression": "1+1"},
+    }
+    assert first_json("no json {here") is None and first_json("[1, 2] then") == [1, 2]

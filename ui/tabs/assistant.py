@@ -36,6 +36,8 @@ def _answer_html(answer: assistant.Answer) -> str:
         text,
     )
     notes = []
+    if answer.stopped:
+        notes.append(f"<p><em>{html.escape(answer.stopped)}</em></p>")
     if answer.hit_step_limit:
         notes.append("<p><em>Stopped at the tool step limit.</em></p>")
     sources = "".join(
@@ -105,13 +107,19 @@ def build(shared: sh.Shared) -> None:
                 max_steps=int(steps_value),
                 confirm=None,  # the UI has no confirmation dialog yet: side-effect tools are refused
                 on_step=emit,
+                on_text=emit,  # answer text arrives as str deltas, tool steps as Step: one live feed
             )
         )
         steps: list[Step] = []
+        live = ""
         yield "<p><em>Working…</em></p>", _steps_markdown(steps)
-        for step in job:
-            steps.append(step)
-            yield "<p><em>Working…</em></p>", _steps_markdown(steps)
+        for item in job:
+            if isinstance(item, Step):
+                steps.append(item)
+            else:
+                live += item
+            shown = html.escape(live).replace("\n", "<br>") if live else "<em>Working…</em>"
+            yield f"<p>{shown}</p>", _steps_markdown(steps)
         final = job.result
         yield _answer_html(final), _steps_markdown(final.steps)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "min": min,
     "max": max,
     "sqrt": math.sqrt,
+    "cbrt": lambda x: math.copysign(abs(x) ** (1 / 3), x),
     "exp": math.exp,
     "log": math.log,
     "log10": math.log10,
@@ -81,6 +83,9 @@ def _eval(node: ast.AST) -> Any:
 def calculate(expression: str) -> int | float:
     """The value of an arithmetic expression, e.g. '(17 + 3) * 2 ** 3' or 'sqrt(2) * pi'."""
     text = expression.strip().replace("^", "**").replace("×", "*").replace("÷", "/")
+    # Percentages as people write them: "17.5% of 2480" and "80 * 15%" mean hundredths; "17 % 5" stays modulo.
+    text = re.sub(r"(\d+(?:\.\d+)?)\s*%\s*of\b", r"(\1 / 100) *", text, flags=re.I)
+    text = re.sub(r"(\d+(?:\.\d+)?)\s*%(?!\s*[\d(.])", r"(\1 / 100)", text)
     if len(text) > MAX_LENGTH:
         raise ToolError(f"expressions are limited to {MAX_LENGTH} characters")
     try:
@@ -93,15 +98,19 @@ def calculate(expression: str) -> int | float:
         raise ToolError("division by zero") from None
     except (OverflowError, ValueError, TypeError) as exc:
         raise ToolError(f"cannot compute {expression!r}: {exc}") from None
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
+    if isinstance(value, float) and math.isfinite(value):
+        # 12 significant digits: 2197 ** (1/3) is 13, not 12.999999999999998, and 0.1 + 0.2 is 0.3.
+        value = float(f"{value:.12g}")
+        if value.is_integer() and abs(value) < 2**53:
+            return int(value)
     return value
 
 
 TOOL = Tool(
     name="calculator",
     description="Evaluate an arithmetic expression exactly. Use it for any calculation instead of doing math "
-    "in your head. Supports + - * / // % ** (or ^), parentheses, sqrt, exp, log, log10, log2, sin, cos, tan, "
+    "in your head. Supports + - * / // % "
+    "** (or ^), parentheses, sqrt, cbrt, exp, log, log10, log2, sin, cos, tan, "
     "floor, ceil, abs, round, min, max, factorial, pi, e.",
     parameters={
         "type": "object",
