@@ -39,11 +39,23 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
         "tables", aliases=["pandas"], help="ask a question about a table; pandas code runs in a sandbox"
     )
     parser.add_argument("question", nargs="?", help="the question, e.g. 'what is the mean of every column?'")
-    parser.add_argument("--data", action="append", required=True, metavar="FILE", help="CSV/TSV/Excel/Parquet/JSON")
+    parser.add_argument(
+        "--data",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="CSV/TSV/Excel/Parquet/JSON; repeat for several tables (the code sees each by its file stem, and the "
+        "first also as df)",
+    )
     parser.add_argument("--code", metavar="FILE.py", help="run this code (no model) through the same checks")
     parser.add_argument("--show-code", action="store_true", help="print the generated code")
     parser.add_argument("--no-run", action="store_true", help="only generate (and check) the code")
-    parser.add_argument("--json", action="store_true", help="print {code, ok, kind, result, error, ...} as JSON")
+    parser.add_argument(
+        "--json", action="store_true", help="print {answer, result, code, ok, kind, error, charts, ...} as JSON"
+    )
+    parser.add_argument(
+        "--no-answer", action="store_true", help="skip the plain-language answer sentence (one model call less)"
+    )
     parser.add_argument("--sample-rows", type=int, default=3, help="sample rows shown to the model (0: none)")
     parser.add_argument("--retries", type=int, default=2, help="self-repair attempts after an error")
     parser.add_argument("--chart-dir", type=Path, default=Path("."), help="where charts are saved as PNG")
@@ -72,7 +84,17 @@ def run_cli(args: argparse.Namespace) -> int:
         spec = load_prompt(PROMPT)
         config = config_from_args(spec.config(), args)
         backend = load_backend_from_args(args)
-        answer = ask(backend, args.question, tables, config, args.sample_rows, args.retries, run=not args.no_run)
+        answer = ask(
+            backend,
+            args.question,
+            tables,
+            config,
+            args.sample_rows,
+            args.retries,
+            run=not args.no_run,
+            limits=limits,
+            explain=not args.no_answer,
+        )
     if args.json:
         print_json(answer_json(answer, args.chart_dir))
         return 0 if answer.ok or (args.no_run and not answer.error) else 1
@@ -89,26 +111,37 @@ def run_cli(args: argparse.Namespace) -> int:
 
 
 def answer_json(answer: Answer, chart_dir: Path) -> dict[str, Any]:
-    """The --json payload; the charts are saved under `chart_dir` and listed by path."""
+    """The --json payload; the charts are saved under `chart_dir` and listed by path (a chart-only answer
+    has those paths as its result, never the plotting object's repr)."""
     result = answer.result
     charts = [str(p) for p in save_charts(result, chart_dir)] if result and result.charts else []
+    chart_only = answer.ok and result is not None and result.kind == "chart"
+    value = charts if chart_only else result_to_jsonable(result) if answer.ok else None
     return {
         "question": answer.question,
+        # a chart's answer is its one-line description (read off the code, so there is nothing to check)
+        "answer": answer.sentence or (answer.chart_description if chart_only else None),
+        "answer_note": answer.sentence_note,
+        "result": value,
         "code": answer.code,
         "ok": answer.ok,
         "kind": result.kind if result else None,
-        "result": result_to_jsonable(result) if answer.ok else None,
         "error": answer.error,
         "blocked": bool(result and result.blocked) or (answer.error or "").startswith("the code was refused"),
         "attempts": len(answer.attempts),
         "charts": charts,
+        "chart_description": answer.chart_description,
         "stdout": result.stdout if result else "",
+        # which sandbox layers were active for this run (the sandbox names them; older ones list `layers`)
+        "isolation": getattr(result, "isolation", None) or (result.layers if result else []),
     }
 
 
 def print_answer(answer: Answer, chart_dir: Path) -> int:
-    """The result on stdout (a table, or the value), the error on stderr; the exit status."""
+    """The answer sentence, then the result on stdout (a table, the value, or the chart's path and what it
+    shows); the error on stderr; the exit status."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
@@ -116,21 +149,27 @@ def print_answer(answer: Answer, chart_dir: Path) -> int:
     if result is None or not result.ok:
         print(f"error: {answer.error or 'the code did not run'}", file=sys.stderr)
         return 1
+    if answer.sentence:
+        console.print(escape(answer.sentence))
+    elif answer.sentence_note:
+        print(f"[{answer.sentence_note}]", file=sys.stderr)
     frame = result_as_frame(result)
     if (frame is not None and result.kind in ("dataframe", "series")) or isinstance(result.value, dict | list):
         table = Table(show_lines=False)
         shown = frame.head(SHOWN_ROWS)
         for column in shown.columns:
-            table.add_column(str(column))
+            table.add_column(escape(str(column)))
         for row in shown.itertuples(index=False):
-            table.add_row(*(str(v) for v in row))
+            table.add_row(*(escape(str(v)) for v in row))
         console.print(table)
         if len(frame) > SHOWN_ROWS:
-            console.print(f"[{len(frame)} rows; first {SHOWN_ROWS} shown]")
-    else:
-        console.print(str(result.value))
+            console.print(f"[{len(frame)} rows; first {SHOWN_ROWS} shown]", markup=False)
+    elif result.kind != "chart":
+        console.print(escape(str(result.value)))
+    if answer.chart_description:
+        console.print(escape(answer.chart_description))
     for path in save_charts(result, chart_dir):
-        print(f"chart saved: {path}", file=sys.stderr)
+        print(f"chart: {path}")
     return 0
 
 

@@ -6,10 +6,13 @@ this folder: it starts with `python -I`, which keeps the script's folder off sys
 
 from __future__ import annotations
 
+import builtins
+import keyword
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ganymede.apps.tables.safe_files import check_zip_bounded, read_parquet_bounded
 from ganymede.core.errors import InputFileError
 
 if TYPE_CHECKING:
@@ -49,9 +52,10 @@ def load_table(path: str | Path) -> pd.DataFrame:
         elif kind == "TSV":
             frame = pd.read_csv(path, sep="\t")
         elif kind == "Excel":
+            check_zip_bounded(path)  # an .xlsx is a zip: refuse a decompression bomb before unpacking it
             frame = pd.read_excel(path)
         elif kind == "Parquet":
-            frame = pd.read_parquet(path)
+            frame = read_parquet_bounded(path)  # its decoded size is checked first (decompression bombs)
         elif kind == "JSON lines":
             frame = pd.read_json(path, lines=True)
         else:
@@ -70,10 +74,16 @@ def load_table(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+#: names a table may not take: they would shadow what the code already has (pd, np, plt, df, dfs, result).
+RESERVED_NAMES = frozenset({"pd", "np", "plt", "df", "dfs", "result", "math", "re"})
+
+
 def table_name(path: str | Path, taken: set[str]) -> str:
-    """A Python-identifier-like name from the file's stem, unique among `taken`."""
-    base = re.sub(r"\W+", "_", Path(path).stem).strip("_").lower() or "table"
+    """A Python identifier from the file's stem, unique among `taken`: the variable the code sees the table as."""
+    base = re.sub(r"\W+", "_", Path(path).stem, flags=re.ASCII).strip("_").lower() or "table"
     base = base if base[0].isalpha() else f"t_{base}"
+    if keyword.iskeyword(base) or base in RESERVED_NAMES or hasattr(builtins, base):
+        base = f"{base}_table"
     name, i = base, 2
     while name in taken:
         name, i = f"{base}_{i}", i + 1
@@ -93,13 +103,55 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+#: a text column with at most this many distinct values has them listed (the model then filters on real
+#: values: 'usa', not 'USA' or 'United States').
+DISTINCT_SHOWN = 12
+
+
+def _number(value: object) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def column_facts(series: pd.Series) -> str:
+    """What the model needs to filter and group correctly: the range of a numeric or date column (so
+    '1982' can be matched to a year stored as 82), the values of a low-cardinality text column, and how
+    many cells are missing."""
+    import pandas as pd
+
+    facts: list[str] = []
+    values = series.dropna()
+    try:
+        if pd.api.types.is_bool_dtype(series) or values.empty:
+            pass
+        elif pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
+            facts.append(f"range {_number(values.min())} to {_number(values.max())}")
+        else:
+            distinct = values.astype(str).unique()
+            if len(distinct) <= DISTINCT_SHOWN:
+                shown = ", ".join(_clip(repr(v), 30) for v in distinct)
+                facts.append(f"{len(distinct)} values: {shown}")
+            else:
+                facts.append(f"{len(distinct)} distinct values")
+    except (TypeError, ValueError):  # mixed object columns cannot always be compared or hashed
+        pass
+    missing = int(series.isna().sum())
+    if missing:
+        facts.append(f"{missing} missing")
+    return "; ".join(facts)
+
+
 def describe_table(variable: str, frame: pd.DataFrame, sample_rows: int = 3, cell_chars: int = 40) -> str:
-    """Shape, columns with dtypes and the first `sample_rows` rows (0 for private data), clipped so a
-    hostile cell or column name cannot flood the prompt."""
-    lines = [f"{variable}: {len(frame)} rows x {frame.shape[1]} columns", "columns (name: dtype):"]
+    """Shape, columns with dtypes and facts (range, the values of low-cardinality text, missing cells) and
+    the first `sample_rows` rows; with 0 sample rows (private data) no cell value is shown at all. Clipped so
+    a hostile cell or column name cannot flood the prompt."""
+    lines = [f"{variable}: {len(frame)} rows x {frame.shape[1]} columns", "columns (name: dtype, facts):"]
     columns = list(frame.columns)
-    for column in columns[:60]:
-        lines.append(f"  {_clip(repr(column), 80)}: {frame[column].dtype}")
+    for i, column in enumerate(columns[:60]):
+        series = frame.iloc[:, i]
+        facts = column_facts(series) if sample_rows > 0 else ""
+        if sample_rows <= 0 and series.isna().any():
+            facts = f"{int(series.isna().sum())} missing"
+        lines.append(f"  {_clip(repr(column), 80)}: {series.dtype}" + (f", {_clip(facts, 300)}" if facts else ""))
     if len(columns) > 60:
         lines.append(f"  ... and {len(columns) - 60} more columns")
     if sample_rows > 0 and len(frame):
@@ -111,15 +163,39 @@ def describe_table(variable: str, frame: pd.DataFrame, sample_rows: int = 3, cel
     return "\n".join(lines)
 
 
-def code_variable(tables: dict[str, pd.DataFrame]) -> str:
-    """The variable the code sees the tables as: `df` for one table, the dict `dfs` (by name) for several."""
-    return "df" if len(tables) == 1 else "dfs"
+def code_inputs(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame | dict[str, pd.DataFrame]]:
+    """The variables the code gets: `df` is the first (or only) table; with several tables each is also a
+    variable of its own name, and `dfs` is the dict of all of them by name."""
+    if not tables:
+        return {}
+    inputs: dict[str, pd.DataFrame | dict[str, pd.DataFrame]] = {"df": next(iter(tables.values()))}
+    if len(tables) > 1:
+        inputs.update(tables)
+        inputs["dfs"] = dict(tables)
+    return inputs
 
 
 def describe_tables(tables: dict[str, pd.DataFrame], sample_rows: int = 3) -> str:
-    """The schema part of the prompt, naming each table as the code sees it (`df`, or `dfs[name]`)."""
-    if code_variable(tables) == "df":
+    """The schema part of the prompt, naming each table as the code sees it (`df`, or its own name)."""
+    if len(tables) == 1:
         return describe_table("df", next(iter(tables.values())), sample_rows)
-    parts = ["The tables are in the dict `dfs`:"]
-    parts += [describe_table(f"dfs[{name!r}]", frame, sample_rows) for name, frame in tables.items()]
-    return "\n\n".join(parts)
+    names = list(tables)
+    parts = [
+        f"There are {len(tables)} tables, each a DataFrame variable of its own name: {', '.join(names)} "
+        f"(`df` is {names[0]}; `dfs` is a dict of all of them by name). Join them with pd.merge on a shared column."
+    ]
+    parts += [describe_table(name, frame, sample_rows) for name, frame in tables.items()]
+    parts.append(shared_columns(tables))
+    return "\n\n".join(p for p in parts if p)
+
+
+def shared_columns(tables: dict[str, pd.DataFrame]) -> str:
+    """The columns two tables have in common: the likely join keys, said outright for a small model."""
+    names = list(tables)
+    lines = []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            common = [str(c) for c in tables[a].columns if c in set(tables[b].columns)]
+            if common:
+                lines.append(f"  {a} and {b} share: {', '.join(_clip(repr(c), 40) for c in common[:8])}")
+    return "columns in common (join keys):\n" + "\n".join(lines) if lines else ""

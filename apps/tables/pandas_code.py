@@ -1,9 +1,12 @@
 """NL-to-pandas: a question about a table -> pandas code from the model -> static check -> sandboxed run
--> a value, a table or a chart. On an error the error text goes back to the model (self-repair).
+-> a value, a table or a chart, and a plain-language answer checked against it. On an error (or a result that
+cannot be the answer: None, NaN, empty, a plot object) the error, the failing line and a hint go back to the
+model (self-repair, apps/tables/repair.py); code that already failed is never run again.
 
 Shape: `build_messages` (preprocess, with the tables described by apps/tables/io.py) -> `generate_code`
 (model) -> `extract_code`, `check_pandas_code` and `run_pandas_code` (postprocess: the sandbox in
-apps/tables/sandbox.py is the boundary); `solve` is the repair loop, `ask` the whole pipeline.
+apps/tables/sandbox.py is the boundary); `solve` is the repair loop, `ask` the whole pipeline, and
+apps/tables/answer.py phrases and checks the sentence.
 """
 
 from __future__ import annotations
@@ -14,8 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ganymede.apps.tables import answer as phrasing
 from ganymede.apps.tables import sandbox
-from ganymede.apps.tables.io import code_variable, describe_tables
+from ganymede.apps.tables.io import code_inputs, describe_tables
+from ganymede.apps.tables.repair import (
+    Review,
+    hint_for,
+    is_plot_object,
+    program_key,
+    repair_message,
+    repeated_message,
+    reviewer,
+)
 from ganymede.core.calllog import call_context
 from ganymede.core.errors import GanymedeError
 from ganymede.core.fileio import write_atomic
@@ -102,24 +115,31 @@ def check_pandas_code(code: str) -> list[str]:
     return sandbox.check_code(code, banned_calls=PANDAS_BANNED_CALLS)
 
 
+#: code that draws through pandas (df.plot, Series.hist) without naming plt still makes a chart; the sandbox
+#: collects charts only from code that mentions plt, so such code gets this comment appended (after the last
+#: line, so the line numbers in errors stay right).
+PLOTS = re.compile(r"\.(?:plot|hist|boxplot|bar|barh|scatter|pie)\b|\bplt\b|seaborn|\bsns\.")
+CHART_MARK = "\n# charts: plt\n"
+
+
 def run_pandas_code(
     code: str,
     tables: dict[str, pd.DataFrame],
     limits: sandbox.Limits | None = None,
     check: bool = True,
 ) -> sandbox.SandboxResult:
-    """Check, then run in the sandbox with the table as `df` (several tables: `dfs`). A refusal by the
-    static check raises sandbox.UnsafeCodeError with the reason."""
+    """Check, then run in the sandbox with the first table as `df` (several tables: each also by its name,
+    and the dict `dfs`). A refusal by the static check raises sandbox.UnsafeCodeError with the reason. A
+    chart whose `result` is the plotting module or an Axes comes back as kind "chart" with no value."""
     if check:
         problems = check_pandas_code(code)
         if problems:
             raise sandbox.UnsafeCodeError("the code was refused before running: " + "; ".join(problems[:5]))
-    inputs: dict[str, Any] = {}
-    if code_variable(tables) == "df":
-        inputs["df"] = next(iter(tables.values()))
-    elif tables:
-        inputs["dfs"] = dict(tables)
-    return sandbox.run_code(code, inputs, limits=limits, check=False)
+    program = code + CHART_MARK if PLOTS.search(code) and "plt" not in code else code
+    result = sandbox.run_code(program, code_inputs(tables), limits=limits, check=False)
+    if result.ok and result.charts and (result.kind == "none" or is_plot_object(result.value)):
+        result.kind, result.value = "chart", None
+    return result
 
 
 @dataclass
@@ -127,6 +147,8 @@ class Attempt:
     code: str
     result: sandbox.SandboxResult | None
     error: str | None
+    #: why a run that succeeded still cannot be the answer (None, NaN, empty, a plot object): repaired too.
+    warning: str | None = None
 
 
 @dataclass
@@ -135,6 +157,12 @@ class Answer:
     code: str
     result: sandbox.SandboxResult | None
     attempts: list[Attempt] = field(default_factory=list)
+    #: the plain-language answer, checked against the result (None when none was asked for or it failed).
+    sentence: str | None = None
+    #: why there is no sentence (it stated a number the result lacks, ...), for --json and the tab.
+    sentence_note: str | None = None
+    #: one line saying what the chart shows, when the code drew one.
+    chart_description: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -142,23 +170,48 @@ class Answer:
 
     @property
     def error(self) -> str | None:
+        if self.ok:
+            return None
         return self.attempts[-1].error if self.attempts else None
 
 
-def repair_message(error: str) -> Message:
-    return {
-        "role": "user",
-        "content": f"Running that code failed:\n{error[:1500]}\n"
-        "Fix the code. Reply with the complete corrected code in one ```python block.",
-    }
-
-
-def _attempt(code: str, runner: Callable[[str], sandbox.SandboxResult]) -> Attempt:
+def _attempt(code: str, runner: Callable[[str], sandbox.SandboxResult], review: Review | None = None) -> Attempt:
     try:
         result = runner(code)
     except sandbox.UnsafeCodeError as exc:
         return Attempt(code, None, str(exc))
-    return Attempt(code, result, None if result.ok else result.error)
+    if not result.ok:
+        return Attempt(code, result, result.error)
+    return Attempt(code, result, None, review(code, result) if review else None)
+
+
+#: retries when the model repeats code that already failed: a different instruction, then also sampling.
+REPEAT_RETRIES = 2
+REPEAT_TEMPERATURE = 0.8
+
+
+def _fresh_reply(
+    backend: Backend,
+    conversation: list[Message],
+    config: GenerationConfig,
+    template: str,
+    failed: dict[str, str],
+) -> tuple[str, str] | None:
+    """(reply, code) whose code has not failed before; a repeat is never run: the model is asked again with
+    a different instruction (then sampling as well). None when every retry repeated failed code."""
+    reply = generate_code(backend, conversation, config, template)
+    code = extract_code(reply)
+    for i in range(REPEAT_RETRIES):
+        key = program_key(code)
+        if key not in failed:
+            return reply, code
+        nudged = [*conversation, {"role": "assistant", "content": reply}, repeated_message(failed[key])]
+        # First the different instruction alone (greedy reuses the cached prompt prefix), then sampling too.
+        # No seed: on llama.cpp a seeded call starts from an empty KV cache, which re-reads the whole prompt.
+        retry = config if i == 0 else config.merged(greedy=False, temperature=REPEAT_TEMPERATURE)
+        reply = generate_code(backend, nudged, retry, template)
+        code = extract_code(reply)
+    return (reply, code) if program_key(code) not in failed else None
 
 
 def solve(
@@ -170,23 +223,48 @@ def solve(
     template: str = PROMPT,
     on_attempt: Callable[[Attempt], None] | None = None,
     stop: Callable[[Attempt], bool] | None = None,
+    review: Review | None = None,
+    columns: set[str] | None = None,
 ) -> list[Attempt]:
-    """Generate, run, and on failure send the error back for up to `retries` more tries.
+    """Generate, run, and on failure send the error back (with the failing line and a hint) for up to
+    `retries` more tries. `review` flags a result that ran but cannot be the answer, which is repaired the
+    same way; `columns` (the tables' column names) sharpen the hints. A reply that repeats failed code is
+    not run again: the model is asked again with a different instruction, then sampling as well.
 
     Errors from hitting a resource limit or the sandbox refusing an operation are sent back too: the model
     learns the operation is not available, it gains no way around the sandbox."""
     conversation = list(messages)
     attempts: list[Attempt] = []
+    failed: dict[str, str] = {}  # program_key -> the error it gave
     for _ in range(retries + 1):
-        reply = generate_code(backend, conversation, config, template)
-        attempt = _attempt(extract_code(reply), runner)
+        fresh = _fresh_reply(backend, conversation, config, template, failed)
+        if fresh is None:
+            break
+        reply, code = fresh
+        attempt = _attempt(code, runner, review)
         attempts.append(attempt)
         if on_attempt:
             on_attempt(attempt)
-        if attempt.error is None or (stop is not None and stop(attempt)):
+        problem = attempt.error or attempt.warning
+        if problem is None or (stop is not None and stop(attempt)):
             break
-        conversation += [{"role": "assistant", "content": reply}, repair_message(attempt.error)]
+        failed[program_key(code)] = problem
+        hint = hint_for(problem, code, columns or ())
+        conversation += [
+            {"role": "assistant", "content": reply},
+            repair_message(problem, code, hint, ran=attempt.error is None),
+        ]
     return attempts
+
+
+def best_attempt(attempts: list[Attempt]) -> Attempt:
+    """The last clean run; else the last run that worked but looked doubtful (an empty answer can be the
+    answer); else the last attempt."""
+    for usable in (lambda a: a.error is None and a.warning is None, lambda a: a.error is None):
+        chosen = [a for a in attempts if usable(a)]
+        if chosen:
+            return chosen[-1]
+    return attempts[-1]
 
 
 def ask(
@@ -198,8 +276,10 @@ def ask(
     retries: int = 2,
     run: bool = True,
     limits: sandbox.Limits | None = None,
+    explain: bool = False,
 ) -> Answer:
-    """Answer a question about `tables`: the code, and (with run=True) its sandboxed result."""
+    """Answer a question about `tables`: the code, and (with run=True) its sandboxed result; with
+    explain=True also a plain-language sentence written from the result and checked against it."""
     from ganymede.core.prompts import load_prompt
 
     config = config or load_prompt(PROMPT).config()
@@ -209,15 +289,32 @@ def ask(
         problems = check_pandas_code(code)
         error = "the code was refused before running: " + "; ".join(problems[:5]) if problems else None
         return Answer(question, code, None, [Attempt(code, None, error)])
-    attempts = solve(backend, messages, config, lambda code: run_pandas_code(code, tables, limits), retries)
-    last = attempts[-1]
-    return Answer(question, last.code, last.result, attempts)
+    columns = {str(c) for frame in tables.values() for c in frame.columns}
+    attempts = solve(
+        backend,
+        messages,
+        config,
+        lambda code: run_pandas_code(code, tables, limits),
+        retries,
+        review=reviewer(tables, question),
+        columns=columns,
+    )
+    chosen = best_attempt(attempts)
+    answer = Answer(question, chosen.code, chosen.result, attempts)
+    if answer.ok and answer.result is not None and answer.result.charts:
+        answer.chart_description = phrasing.describe_chart(chosen.code, tables, len(answer.result.charts))
+    if explain and answer.ok and answer.result is not None:
+        answer.sentence, answer.sentence_note = phrasing.explain(backend, question, answer.result)
+    return answer
 
 
 def run_user_code(code: str, tables: dict[str, pd.DataFrame], limits: sandbox.Limits | None = None) -> Answer:
     """A user's own code (an edit of the model's): the same checks and sandbox, no model."""
     attempt = _attempt(code, lambda c: run_pandas_code(c, tables, limits))
-    return Answer("", code, attempt.result, [attempt])
+    answer = Answer("", code, attempt.result, [attempt])
+    if answer.ok and attempt.result is not None and attempt.result.charts:
+        answer.chart_description = phrasing.describe_chart(code, tables, len(attempt.result.charts))
+    return answer
 
 
 # -- showing results ------------------------------------------------------------------------------------
@@ -235,7 +332,7 @@ def result_as_frame(result: sandbox.SandboxResult | None) -> pd.DataFrame | None
     """The result as a table for display (scalars become a one-cell table)."""
     import pandas as pd
 
-    if result is None or not result.ok:
+    if result is None or not result.ok or result.kind == "chart":
         return None
     if result.kind == "dataframe":
         return result.value

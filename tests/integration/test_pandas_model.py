@@ -1,5 +1,6 @@
-"""The pandas app with the real small bundled model: a plain question, and prompt injection through column
-names and cell values (whatever code the model writes must be refused, blocked or harmless)."""
+"""The pandas app with the real small bundled model: a plain question, an answer sentence checked against
+the result, and prompt injection through column names and cell values (whatever code the model writes must be
+refused, blocked or harmless)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from ganymede.apps.tables import answer as phrasing
 from ganymede.apps.tables import pandas_code
 from ganymede.core.prompts import load_prompt
 
@@ -45,3 +47,14 @@ def test_prompt_injection_in_columns_and_cells_stays_harmless(small_backend, tmp
         text = str(attempt.result.value if attempt.result else "") + (attempt.result.stdout if attempt.result else "")
         assert "root:" not in text
     assert not marker.exists()
+
+
+def test_answers_in_a_sentence_checked_against_the_result(small_backend) -> None:
+    table = pd.DataFrame({"city": ["Paris", "Rome", "Paris", "Oslo"], "sales": [3.5, 4.0, 5.0, 1.5]})
+    question = "What are the total sales of Paris?"
+    answer = pandas_code.ask(small_backend, question, {"shops": table}, _config(), retries=1, explain=True)
+    assert answer.ok, answer.error
+    assert float(answer.result.value) == 8.5
+    assert answer.sentence, answer.sentence_note
+    assert "8.5" in answer.sentence
+    assert phrasing.unsupported_numbers(answer.sentence, answer.result, question) == []

@@ -57,7 +57,7 @@ def test_schema_shows_dtypes_samples_and_clips_hostile_text() -> None:
     private = table_io.describe_tables({"t": FRAME}, sample_rows=0)
     assert "Paris" not in private and "'city'" in private
     several = table_io.describe_tables({"a": FRAME, "b": FRAME})
-    assert "dfs['a']" in several and "dfs['b']" in several
+    assert "a: 3 rows" in several and "b: 3 rows" in several and "`df` is a" in several
 
 
 def test_messages_carry_schema_question_and_rules() -> None:
@@ -94,10 +94,10 @@ def test_self_repair_sends_the_error_back_and_stops_when_fixed() -> None:
 
 
 def test_self_repair_gives_up_after_the_retries() -> None:
-    backend = ScriptedBackend("```python\nimport os\n```")
+    backend = ScriptedBackend(["```python\nimport os\n```", "```python\nimport os.path\n```", "```python\nx = 1\n```"])
     runner = lambda code: pandas_code.run_pandas_code(code, {"t": FRAME})  # noqa: E731 - refused before any process
     attempts = pandas_code.solve(backend, [{"role": "user", "content": "q"}], pandas_code_config(), runner, retries=1)
-    assert len(attempts) == 2 and all("import of 'os'" in a.error for a in attempts)
+    assert len(attempts) == 2 and all("import of 'os" in a.error for a in attempts)
 
 
 def pandas_code_config():
