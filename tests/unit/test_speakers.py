@@ -79,6 +79,7 @@ def test_the_summarizer_puts_the_names_in() -> None:
             Turn("#Person1#", "Brian, may I have a word?"),
             Turn("#Person2#", "Of course, Linda."),
             Turn("#Person1#", "Thanks, Brian."),
+            Turn("#Person2#", "Linda, what is it?"),
         ],
     )
     assert (
