@@ -227,17 +227,22 @@ def skeleton(text: str) -> dict[str, Any]:
         elif token.type == "inline":
             if token.map:
                 prose.update(range(token.map[0], token.map[0] + token.content.count("\n") + 1))
-            marks = []
-            for child in token.children or []:
-                if child.type in {"code_inline", "html_inline"}:
-                    marks.append((child.type, child.content))
-                elif child.type in {"link_open", "image"}:
-                    marks.append((child.type, str(child.attrs.get("href", child.attrs.get("src", "")))))
-            inline.append(tuple(sorted(marks)))
+            inline.append(inline_marks(token))
         else:
             blocks.append((token.type, token.markup))
     fixed = [line.rstrip("\r\n") for k, line in enumerate(lines) if k not in prose]
     return {"blocks": blocks, "inline": inline, "fixed_lines": fixed, "markers": markers(text)}
+
+
+def inline_marks(token: Any) -> tuple[tuple[str, str], ...]:
+    """What an inline token must keep through translation: its inline code and HTML, and its link targets."""
+    marks = []
+    for child in token.children or []:
+        if child.type in {"code_inline", "html_inline"}:
+            marks.append((child.type, child.content))
+        elif child.type in {"link_open", "image"}:
+            marks.append((child.type, str(child.attrs.get("href", child.attrs.get("src", "")))))
+    return tuple(sorted(marks))
 
 
 def markers(text: str) -> tuple[int, ...]:
@@ -264,13 +269,7 @@ def fragment_skeleton(text: str) -> tuple[Any, ...]:
     shape: list[Any] = []
     for token in tokens:
         if token.type == "inline":
-            marks = []
-            for child in token.children or []:
-                if child.type in {"code_inline", "html_inline"}:
-                    marks.append((child.type, child.content))
-                elif child.type in {"link_open", "image"}:
-                    marks.append((child.type, str(child.attrs.get("href", child.attrs.get("src", "")))))
-            shape.append(tuple(sorted(marks)))
+            shape.append(inline_marks(token))
         else:
             shape.append((token.type, token.markup, token.content))
     return (*shape, markers(text))
