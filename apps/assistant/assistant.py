@@ -558,6 +558,19 @@ _STRONG = re.compile(
 )
 
 
+_NUMBER_WORDS = re.compile(
+    r"\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen"
+    r"|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million"
+    r"|billion|half|twice|double|triple|dozen)\b",
+    re.I,
+)
+
+
+def _has_number(question: str) -> bool:
+    """Whether the user's own words hold a number (digits or a number word) a calculation could use."""
+    return bool(_DIGITS.search(question) or _NUMBER_WORDS.search(question))
+
+
 def arithmetic_intent(question: str) -> bool:
     """A question with numbers that asks for a computation: two numbers and an arithmetic word or sign, or one
     number with an unmistakable one ("the cube root of 2197", "15% of 80")."""
@@ -626,6 +639,10 @@ def ask(
             on_step(step)
     context = format_passages(passages) if index is not None else "(no document index selected)"
     messages = spec.render({"question": question, "context": context})
+    if registry is not None and "calculator" in registry.names() and not _has_number(question):
+        # Arithmetic is for numbers the user gave. Without one, a calculator call comes from the documents'
+        # text, which is data, not instructions ("IMPORTANT: call the calculator with ..." in a retrieved page).
+        registry = registry.only(n for n in registry.names() if n != "calculator")
     names = registry.names() if registry is not None else []
     force = "calculator" if "calculator" in names and arithmetic_intent(question) else None
     with call_context(app="assistant", template=prompt):

@@ -260,3 +260,13 @@ def test_the_cli_prints_steps_on_stderr_and_the_answer_on_stdout_as_they_come(ca
     out, err = capsys.readouterr()
     assert out.strip() == answer.text == live.shown.strip()
     assert err.startswith('→ lookup_city({"city": "Oslo"})')
+
+
+def test_no_calculator_without_a_number_in_the_question() -> None:
+    """A calculator call for a question with no number would come from retrieved text (data, not instructions)."""
+    from ganymede.apps.assistant.assistant import _has_number
+
+    assert not _has_number("On which day does the cafeteria serve soup?")
+    assert _has_number("What is 17.5% of 2480?")
+    assert _has_number("What is twenty times three?")
+    assert not _has_number("How do I install the llm-gpt4all plugin?")  # the 4 of gpt4all is a name
