@@ -12,6 +12,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
+from ganymede.core.backends.prompt_cache import fixed_messages
 from ganymede.core.calllog import call_context
 
 if TYPE_CHECKING:
@@ -142,7 +143,8 @@ def generate(
 
     spec = load_prompt(PROMPT)
     messages = spec.render({"question": question.strip(), "result": result_text(result)})
-    with call_context(app="tables", template=PROMPT):
+    # Instructions and examples are the same for every question: kept in the prompt cache (see pandas_code).
+    with call_context(app="tables", template=PROMPT), fixed_messages(len(messages) - 1):
         return backend.chat(messages, config or spec.config()).text
 
 

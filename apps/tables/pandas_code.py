@@ -11,6 +11,7 @@ apps/tables/answer.py phrases and checks the sentence.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from ganymede.apps.tables.repair import (
     repeated_message,
     reviewer,
 )
+from ganymede.core.backends.prompt_cache import fixed_messages
 from ganymede.core.calllog import call_context
 from ganymede.core.errors import GanymedeError
 from ganymede.core.fileio import write_atomic
@@ -86,12 +88,16 @@ PANDAS_BANNED_CALLS: frozenset[str] = frozenset(
 
 
 # -- preprocess: the prompt ----------------------------------------------------------------------------
-def build_messages(question: str, tables: dict[str, pd.DataFrame], sample_rows: int = 3) -> list[Message]:
+def build_messages(
+    question: str, tables: dict[str, pd.DataFrame], sample_rows: int = 3, schema: str | None = None
+) -> list[Message]:
+    """The prompt; `schema` is describe_tables(tables, sample_rows) when the caller already has it."""
     from ganymede.core.prompts import load_prompt
 
     if not question.strip():
         raise GanymedeError("the question is empty", "ask something about the table, e.g. 'mean of every column'")
-    return load_prompt(PROMPT).render({"schema": describe_tables(tables, sample_rows), "question": question.strip()})
+    schema = describe_tables(tables, sample_rows) if schema is None else schema
+    return load_prompt(PROMPT).render({"schema": schema, "question": question.strip()})
 
 
 # -- model call and postprocess -------------------------------------------------------------------------
@@ -108,6 +114,13 @@ def extract_code(text: str) -> str:
 def generate_code(backend: Backend, messages: list[Message], config: GenerationConfig, template: str = PROMPT) -> str:
     with call_context(app="tables", template=template):
         return backend.chat(messages, config).text
+
+
+def same_prompt_for_every_question(messages: list[Message], schema: str = "") -> contextlib.AbstractContextManager:
+    """The instructions and worked examples before the question (~1,000 tokens: most of a question's wait), and
+    the schema that starts the question message, are the same for every question about the same tables: their
+    KV state is kept in the prompt cache, so a new process evaluates only the question."""
+    return fixed_messages(len(messages) - 1, schema)
 
 
 def check_pandas_code(code: str) -> list[str]:
@@ -225,6 +238,7 @@ def solve(
     stop: Callable[[Attempt], bool] | None = None,
     review: Review | None = None,
     columns: set[str] | None = None,
+    schema: str = "",
 ) -> list[Attempt]:
     """Generate, run, and on failure send the error back (with the failing line and a hint) for up to
     `retries` more tries. `review` flags a result that ran but cannot be the answer, which is repaired the
@@ -232,12 +246,14 @@ def solve(
     not run again: the model is asked again with a different instruction, then sampling as well.
 
     Errors from hitting a resource limit or the sandbox refusing an operation are sent back too: the model
-    learns the operation is not available, it gains no way around the sandbox."""
+    learns the operation is not available, it gains no way around the sandbox. `schema`, the start of the
+    question message, is kept in the prompt cache with the instructions (see same_prompt_for_every_question)."""
     conversation = list(messages)
     attempts: list[Attempt] = []
     failed: dict[str, str] = {}  # program_key -> the error it gave
     for _ in range(retries + 1):
-        fresh = _fresh_reply(backend, conversation, config, template, failed)
+        with same_prompt_for_every_question(messages, schema):
+            fresh = _fresh_reply(backend, conversation, config, template, failed)
         if fresh is None:
             break
         reply, code = fresh
@@ -283,9 +299,11 @@ def ask(
     from ganymede.core.prompts import load_prompt
 
     config = config or load_prompt(PROMPT).config()
-    messages = build_messages(question, tables, sample_rows)
+    schema = describe_tables(tables, sample_rows)
+    messages = build_messages(question, tables, sample_rows, schema)
     if not run:
-        code = extract_code(generate_code(backend, messages, config))
+        with same_prompt_for_every_question(messages, schema):
+            code = extract_code(generate_code(backend, messages, config))
         problems = check_pandas_code(code)
         error = "the code was refused before running: " + "; ".join(problems[:5]) if problems else None
         return Answer(question, code, None, [Attempt(code, None, error)])
@@ -298,6 +316,7 @@ def ask(
         retries,
         review=reviewer(tables, question),
         columns=columns,
+        schema=schema,
     )
     chosen = best_attempt(attempts)
     answer = Answer(question, chosen.code, chosen.result, attempts)

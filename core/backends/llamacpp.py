@@ -18,6 +18,7 @@ from ganymede.core.backends.prompt_cache import (
     PromptCache,
     default_folder,
     file_identity,
+    fixed_leading_text,
     fixed_message_count,
 )
 from ganymede.core.backends.refs import ModelRef
@@ -195,30 +196,49 @@ class LlamaCppBackend(Backend):
     def _restore_prefix(self, messages: list[Message], tools: Tools) -> None:
         """Bring the fixed prefix of `messages` into the context: already there (an earlier call), loaded from
         the prompt cache, or evaluated now and saved for the next process. `create_completion` then evaluates
-        only the rest of the prompt."""
+        only the rest of the prompt. With a declared leading text there are two levels (the instructions, then
+        the instructions and the table schema): the longest one stored is loaded, and each level past it is
+        evaluated and saved."""
         cache = self.prompt_cache
         count = fixed_message_count(messages)
         if cache is None or not cache.enabled or count == 0:
             return
         full = self.prompt_tokens(self.render(messages, tools))
-        fixed = self.prompt_tokens(self.render(messages[:count], tools))
-        n = shared_prefix([full, fixed]) if count < len(messages) else min(len(fixed), len(full)) - 1
-        if n < MIN_PREFIX_TOKENS:
+        ends = [self._fixed_end(full, messages[:count], tools, all_fixed=count == len(messages))]
+        leading = fixed_leading_text()
+        if leading and count < len(messages):
+            ends.append(self._fixed_end(full, [*messages[:count], {**messages[count], "content": leading}], tools))
+        ends = sorted({n for n in ends if n >= MIN_PREFIX_TOKENS})
+        if not ends:
             return
-        prefix = full[:n]
         llm = self.llm
         held = 0
-        for a, b in zip(llm.input_ids[: min(llm.n_tokens, n)].tolist(), prefix, strict=False):
+        for a, b in zip(llm.input_ids[: min(llm.n_tokens, ends[-1])].tolist(), full, strict=False):
             if a != b:
                 break
             held += 1
-        if held == n:
+        if held >= ends[-1]:
             return
-        if cache.load_into(llm, prefix):
-            return
-        llm.n_tokens = held
-        llm.eval(prefix[held:])  # drops the cells after `held` first, then evaluates the rest of the prefix
-        cache.save_from(llm, prefix)
+        for n in reversed(ends):
+            if n <= held:
+                break
+            if cache.load_into(llm, full[:n]):
+                held = n
+                break
+            held = min(held, llm.n_tokens)  # a refused file leaves the context empty
+        for n in ends:
+            if n <= held:
+                continue
+            llm.n_tokens = held
+            llm.eval(full[held:n])  # drops the cells after `held` first, then evaluates up to this level
+            cache.save_from(llm, full[:n])
+            held = n
+
+    def _fixed_end(self, full: list[int], fixed: list[Message], tools: Tools, all_fixed: bool = False) -> int:
+        """How many tokens of the prompt `full` the fixed messages account for: their shared token prefix (or all
+        but the last token, which must be evaluated to sample from, when every message is fixed)."""
+        tokens = self.prompt_tokens(self.render(fixed, tools))
+        return min(len(tokens), len(full)) - 1 if all_fixed else shared_prefix([full, tokens])
 
     @functools.cached_property
     def prompt_cache(self) -> PromptCache | None:

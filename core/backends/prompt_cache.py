@@ -30,16 +30,20 @@ MIN_PREFIX_TOKENS = 128
 #: Total size of the cache folder; GANYMEDE_PROMPT_CACHE_MB changes it (0 turns the cache off).
 DEFAULT_MAX_MB = 1024
 
-_fixed: contextvars.ContextVar[int] = contextvars.ContextVar("ganymede_fixed_messages", default=0)
+_fixed: contextvars.ContextVar[tuple[int, str]] = contextvars.ContextVar("ganymede_fixed_messages", default=(0, ""))
 
 
 @contextlib.contextmanager
-def fixed_messages(count: int) -> Iterator[None]:
+def fixed_messages(count: int, leading_text: str = "") -> Iterator[None]:
     """Declare that the first `count` messages of the calls inside are fixed (a system prompt and few-shot
     examples the next call and the next process will send again), so their KV state is worth keeping on disk.
     Without it only the leading system messages (and tool schemas) count as fixed: a conversation's history
-    changes every turn and would fill the cache with prefixes never seen again."""
-    token = _fixed.set(count)
+    changes every turn and would fill the cache with prefixes never seen again.
+
+    `leading_text` is the start of the next message that is fixed too, at a second level: a table's schema
+    before the question asked about it. The state up to it is kept as well, so the next question about the
+    same table evaluates only the question."""
+    token = _fixed.set((count, leading_text))
     try:
         yield
     finally:
@@ -47,7 +51,7 @@ def fixed_messages(count: int) -> Iterator[None]:
 
 
 def fixed_message_count(messages: Sequence[dict[str, Any]]) -> int:
-    declared = _fixed.get()
+    declared = _fixed.get()[0]
     if declared:
         return min(declared, len(messages))
     count = 0
@@ -56,6 +60,11 @@ def fixed_message_count(messages: Sequence[dict[str, Any]]) -> int:
             break
         count += 1
     return count
+
+
+def fixed_leading_text() -> str:
+    """The declared fixed start of the message after the fixed ones ("" when none is declared)."""
+    return _fixed.get()[1]
 
 
 def default_folder() -> Path:

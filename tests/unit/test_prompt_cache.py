@@ -91,3 +91,13 @@ def test_fixed_messages_default_to_the_leading_system_messages() -> None:
     with fixed_messages(5):
         assert fixed_message_count(conversation) == 2
     assert fixed_message_count(conversation) == 1
+
+
+def test_a_declared_leading_text_is_seen_inside_the_block_only() -> None:
+    from ganymede.core.backends.prompt_cache import fixed_leading_text
+
+    assert fixed_leading_text() == ""
+    with fixed_messages(3, "df: 4 rows x 3 columns"):
+        assert fixed_leading_text() == "df: 4 rows x 3 columns"
+        assert fixed_message_count([{"role": "user", "content": "x"}] * 5) == 3
+    assert fixed_leading_text() == ""
